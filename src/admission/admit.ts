@@ -1,0 +1,71 @@
+import { INJECT_LABEL, OPT_OUT_VALUE } from './labels.ts';
+import { mutatePod, type MutationPolicy, type PodMutation } from './mutate-pod.ts';
+import type { MutationMode } from './pod-images.ts';
+import { isRecord } from './pod-images.ts';
+import { allowed, patched, type AdmissionResponse } from './response.ts';
+import type { AdmissionRequest } from './review.ts';
+
+/** What admission needs from the rest of pullgate; the server wires the real parts in. */
+export interface AdmissionContext {
+  /** The current policy (it follows license changes). */
+  policy(): MutationPolicy;
+  /** Warnings every response carries, such as an expired license. */
+  standingWarnings(): string[];
+  isExcludedNamespace(namespace: string): boolean;
+  /** Makes sure the pull secret exists and is current in `namespace`. */
+  ensurePullSecret(namespace: string): Promise<void>;
+}
+
+export type Decision = 'ignored' | 'excluded' | 'opted-out' | 'unchanged' | 'mutated';
+
+export interface AdmissionResult {
+  response: AdmissionResponse;
+  decision: Decision;
+  mode?: MutationMode;
+  mutation?: PodMutation;
+  /** Set when the pull secret could not be ensured; the Pod is admitted regardless. */
+  secretError?: Error;
+}
+
+/** Maps a request to the mutation it allows, or undefined when pullgate has nothing to do with it. */
+export function modeOf(request: AdmissionRequest): MutationMode | undefined {
+  const resource = request.resource;
+  if (resource?.resource !== 'pods' || (resource.group ?? '') !== '') return undefined;
+  const sub = request.subResource ?? '';
+  if (request.operation === 'CREATE' && sub === '') return 'create';
+  if (request.operation === 'UPDATE' && sub === '') return 'update';
+  if (request.operation === 'UPDATE' && sub === 'ephemeralcontainers') return 'ephemeral';
+  return undefined;
+}
+
+function optedOut(pod: unknown): boolean {
+  if (!isRecord(pod) || !isRecord(pod.metadata) || !isRecord(pod.metadata.labels)) return false;
+  return pod.metadata.labels[INJECT_LABEL] === OPT_OUT_VALUE;
+}
+
+/**
+ * Decides one admission request. Never throws for anything about the request itself and never
+ * denies: when the pull secret cannot be ensured the Pod is still admitted, with a warning.
+ */
+export async function admit(request: AdmissionRequest, ctx: AdmissionContext): Promise<AdmissionResult> {
+  const standing = ctx.standingWarnings();
+  const mode = modeOf(request);
+  if (!mode) return { response: allowed(request.uid, standing), decision: 'ignored' };
+  const namespace = request.namespace ?? '';
+  if (ctx.isExcludedNamespace(namespace)) return { response: allowed(request.uid, standing), decision: 'excluded', mode };
+  if (optedOut(request.object)) return { response: allowed(request.uid, standing), decision: 'opted-out', mode };
+
+  const mutation = mutatePod(request.object, mode, ctx.policy());
+  const warnings = [...standing, ...mutation.warnings];
+  let secretError: Error | undefined;
+  if (mutation.usesPullSecret && request.dryRun !== true && namespace !== '') {
+    try {
+      await ctx.ensurePullSecret(namespace);
+    } catch (err) {
+      secretError = err as Error;
+      warnings.push(`pullgate: could not ensure pull secret "${ctx.policy().pullSecretName}" in namespace "${namespace}" (${secretError.message}); images may fail to pull`);
+    }
+  }
+  const decision: Decision = mutation.patch.length > 0 ? 'mutated' : 'unchanged';
+  return { response: patched(request.uid, mutation.patch, warnings), decision, mode, mutation, ...(secretError ? { secretError } : {}) };
+}

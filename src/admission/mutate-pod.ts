@@ -1,0 +1,128 @@
+import type { Operation } from 'fast-json-patch';
+import { hostOf, rewriteImage, type RewritePolicy } from '../image/rewrite.ts';
+import { pointer } from './json-pointer.ts';
+import { ORIGINAL_IMAGES_ANNOTATION } from './labels.ts';
+import { imageSlots, isRecord, type ImageSlot, type MutationMode } from './pod-images.ts';
+
+/** Everything the pure Pod mutation needs to know, resolved once from configuration and license. */
+export interface MutationPolicy {
+  rewrite: RewritePolicy;
+  registryDomain: string;
+  pullSecretName: string;
+}
+
+export interface ImageRewrite {
+  /** `<location>/<container-or-volume-name>`, the original-images annotation key. */
+  key: string;
+  from: string;
+  to: string;
+}
+
+export interface PodMutation {
+  /** Minimal RFC 6902 patch against the Pod as received; empty when nothing changes. */
+  patch: Operation[];
+  warnings: string[];
+  rewrites: ImageRewrite[];
+  /** After mutation the Pod pulls from the proxy or the vendor registry and references the pull secret. */
+  usesPullSecret: boolean;
+}
+
+const NO_MUTATION: PodMutation = Object.freeze({ patch: [], warnings: [], rewrites: [], usesPullSecret: false });
+
+function slotKey(slot: ImageSlot): string {
+  return `${slot.location}/${slot.name}`;
+}
+
+function pullSecretNames(spec: Record<string, unknown>): string[] {
+  const refs = spec.imagePullSecrets;
+  if (!Array.isArray(refs)) return [];
+  return refs.flatMap((ref: unknown) => (isRecord(ref) && typeof ref.name === 'string' ? [ref.name] : []));
+}
+
+function parseOriginalImages(annotations: Record<string, unknown>): Record<string, string> {
+  const raw = annotations[ORIGINAL_IMAGES_ANNOTATION];
+  if (typeof raw !== 'string') return {};
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (!isRecord(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
+}
+
+function annotationPatch(pod: Record<string, unknown>, rewrites: ImageRewrite[]): Operation[] {
+  const metadata = pod.metadata;
+  const annotations = isRecord(metadata) && isRecord(metadata.annotations) ? metadata.annotations : undefined;
+  // Entries for images rewritten now replace older ones (an UPDATE may change a container's image);
+  // entries for containers not touched this time are kept.
+  const merged = { ...(annotations ? parseOriginalImages(annotations) : {}), ...Object.fromEntries(rewrites.map((r) => [r.key, r.from])) };
+  const value = JSON.stringify(merged);
+  if (!isRecord(metadata)) return [{ op: 'add', path: '/metadata', value: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: value } } }];
+  if (!annotations) return [{ op: 'add', path: '/metadata/annotations', value: { [ORIGINAL_IMAGES_ANNOTATION]: value } }];
+  if (annotations[ORIGINAL_IMAGES_ANNOTATION] === value) return [];
+  // `add` on an existing member replaces it, so the same op serves both cases.
+  return [{ op: 'add', path: pointer('metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION), value }];
+}
+
+/**
+ * Computes the mutation of one Pod: no I/O, no clock, the same answer for the same input.
+ * `mode` limits the change to what the API server keeps for that operation (see pod-images.ts).
+ */
+export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPolicy): PodMutation {
+  if (!isRecord(pod) || !isRecord(pod.spec)) {
+    return { ...NO_MUTATION, warnings: ['pullgate: the object has no Pod spec it can read; admitted unchanged'] };
+  }
+  const spec = pod.spec;
+  const patch: Operation[] = [];
+  const warnings: string[] = [];
+  const rewrites: ImageRewrite[] = [];
+  let pullsWithSecret = false;
+
+  for (const slot of imageSlots(spec, mode)) {
+    const outcome = rewriteImage(slot.image, policy.rewrite);
+    const key = slotKey(slot);
+    switch (outcome.kind) {
+      case 'rewritten':
+        patch.push({ op: 'replace', path: slot.path, value: outcome.image });
+        rewrites.push({ key, from: slot.image, to: outcome.image });
+        pullsWithSecret = true;
+        break;
+      case 'proxied':
+        pullsWithSecret = true;
+        break;
+      case 'unchanged':
+        if (hostOf(slot.image) === policy.registryDomain.toLowerCase()) pullsWithSecret = true;
+        break;
+      case 'invalid':
+        warnings.push(`pullgate: ${key}: image "${slot.image}" is not a valid reference (${outcome.reason}); left unchanged`);
+        break;
+      case 'too-long':
+        warnings.push(`pullgate: ${key}: proxying image "${slot.image}" would exceed the 255-character name limit; left unchanged`);
+        break;
+    }
+  }
+
+  const existingSecrets = pullSecretNames(spec);
+  let referencesSecret = existingSecrets.includes(policy.pullSecretName);
+  if (pullsWithSecret && !referencesSecret && mode === 'create') {
+    const ref = { name: policy.pullSecretName };
+    patch.push(Array.isArray(spec.imagePullSecrets)
+      ? { op: 'add', path: '/spec/imagePullSecrets/-', value: ref }
+      : { op: 'add', path: '/spec/imagePullSecrets', value: [ref] });
+    referencesSecret = true;
+  }
+  if (pullsWithSecret && !referencesSecret) {
+    warnings.push(
+      `pullgate: this Pod pulls through ${policy.rewrite.proxyDomain} but does not reference the pull secret ` +
+        `"${policy.pullSecretName}" (imagePullSecrets cannot change after creation); its images may fail to pull. ` +
+        'Recreate the Pod to attach it.',
+    );
+  }
+
+  // Through the ephemeralcontainers subresource the API server keeps only ephemeral containers,
+  // so an annotation change there would be silently dropped: don't send one.
+  if (rewrites.length > 0 && mode !== 'ephemeral') patch.push(...annotationPatch(pod, rewrites));
+
+  return { patch, warnings, rewrites, usesPullSecret: pullsWithSecret && referencesSecret };
+}

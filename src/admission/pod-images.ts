@@ -1,0 +1,58 @@
+import { pointer } from './json-pointer.ts';
+
+/** Which admission operation a mutation serves; each may change a different set of fields. */
+export type MutationMode = 'create' | 'update' | 'ephemeral';
+
+export type ImageLocation = 'containers' | 'initContainers' | 'ephemeralContainers' | 'volumes';
+
+/** One place in a Pod spec that holds an image reference. */
+export interface ImageSlot {
+  location: ImageLocation;
+  /** Container or volume name, as used in the original-images annotation key. */
+  name: string;
+  /** JSON pointer to the image string. */
+  path: string;
+  image: string;
+}
+
+const CONTAINER_LOCATIONS: Record<MutationMode, readonly ImageLocation[]> = {
+  // On CREATE everything may be set.
+  create: ['containers', 'initContainers', 'ephemeralContainers', 'volumes'],
+  // A plain Pod UPDATE may change container and init-container images only.
+  update: ['containers', 'initContainers'],
+  // The ephemeralcontainers subresource keeps nothing but ephemeral containers.
+  ephemeral: ['ephemeralContainers'],
+};
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Lists the image references a mutation in `mode` may rewrite. Entries that are not shaped like
+ * the Kubernetes schema are skipped here; the API server rejects such Pods on its own.
+ */
+export function imageSlots(spec: Record<string, unknown>, mode: MutationMode): ImageSlot[] {
+  const slots: ImageSlot[] = [];
+  for (const location of CONTAINER_LOCATIONS[mode]) {
+    const entries = spec[location];
+    if (!Array.isArray(entries)) continue;
+    entries.forEach((entry: unknown, index) => {
+      if (!isRecord(entry)) return;
+      const name = typeof entry.name === 'string' ? entry.name : String(index);
+      if (location === 'volumes') {
+        const source = entry.image;
+        if (isRecord(source) && typeof source.reference === 'string') {
+          slots.push({ location, name, path: pointer('spec', location, index, 'image', 'reference'), image: source.reference });
+        }
+        return;
+      }
+      if (typeof entry.image === 'string') {
+        slots.push({ location, name, path: pointer('spec', location, index, 'image'), image: entry.image });
+      }
+    });
+  }
+  return slots;
+}
+
+export { isRecord };

@@ -1,0 +1,82 @@
+import { parse as parseYaml } from 'yaml';
+
+/** The parts of a KOTS-style License (`kots.io/v1beta1`) that pullgate uses. */
+export interface License {
+  licenseID: string;
+  appSlug: string;
+  customerName: string;
+  /** Default for `proxyDomain` when the configuration does not set one. */
+  proxyDomain?: string;
+  /** Undefined: the license never expires. */
+  expiresAt?: Date;
+}
+
+export class LicenseError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid license: ${problems.join('; ')}`);
+    this.name = 'LicenseError';
+    this.problems = problems;
+  }
+}
+
+function field(obj: unknown, key: string): unknown {
+  return typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+function requiredString(spec: unknown, key: string, problems: string[]): string {
+  const value = field(spec, key);
+  if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  problems.push(`spec.${key} is required`);
+  return '';
+}
+
+// RFC 3339 with a time zone; Date.parse alone would also take local-time forms.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses a License document. Problems never quote the license ID. */
+export function parseLicense(text: string): License {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new LicenseError([`not valid YAML (${(err as Error).message.split('\n')[0]})`]);
+  }
+  const problems: string[] = [];
+  if (field(doc, 'apiVersion') !== 'kots.io/v1beta1' || field(doc, 'kind') !== 'License') {
+    problems.push('expected apiVersion kots.io/v1beta1 and kind License');
+  }
+  const spec = field(doc, 'spec');
+  const licenseID = requiredString(spec, 'licenseID', problems);
+  const appSlug = requiredString(spec, 'appSlug', problems);
+  const customerName = typeof field(spec, 'customerName') === 'string' ? (field(spec, 'customerName') as string) : '';
+  const proxy = field(spec, 'replicatedProxyDomain');
+  const expiresValue = field(field(field(spec, 'entitlements'), 'expires_at'), 'value');
+  let expiresAt: Date | undefined;
+  if (typeof expiresValue === 'string' && expiresValue.trim() !== '') {
+    const text = expiresValue.trim();
+    const parsed = Date.parse(text);
+    if (!RFC3339.test(text) || Number.isNaN(parsed)) problems.push(`spec.entitlements.expires_at.value "${text}" is not an RFC 3339 time`);
+    else expiresAt = new Date(parsed);
+  } else if (expiresValue !== undefined && expiresValue !== null && expiresValue !== '') {
+    problems.push('spec.entitlements.expires_at.value must be a string');
+  }
+  if (problems.length > 0) throw new LicenseError(problems);
+  return {
+    licenseID,
+    appSlug,
+    customerName,
+    ...(typeof proxy === 'string' && proxy.trim() !== '' ? { proxyDomain: proxy.trim() } : {}),
+    ...(expiresAt ? { expiresAt } : {}),
+  };
+}
+
+export function isExpired(license: License, now: Date): boolean {
+  return license.expiresAt !== undefined && license.expiresAt.getTime() <= now.getTime();
+}
+
+/** The warning every admission response carries while the license is expired. */
+export function expiryWarning(license: License, now: Date): string | undefined {
+  if (!isExpired(license, now)) return undefined;
+  return `pullgate: the license for ${license.customerName || license.appSlug} expired at ${license.expiresAt!.toISOString()}; the proxy will refuse pulls`;
+}

@@ -1,0 +1,52 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics. Labels carry decisions and namespaces only, never image credentials. */
+export interface Metrics {
+  registry: Registry;
+  admissions: Counter<'operation' | 'decision'>;
+  admissionSeconds: Histogram<'operation'>;
+  imagesRewritten: Counter<'location'>;
+  warnings: Counter;
+  pullSecretEnsures: Counter<'result'>;
+  rejectedRequests: Counter<'code'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'pullgate_' });
+  return {
+    registry,
+    admissions: new Counter({
+      name: 'pullgate_admission_requests_total',
+      help: 'Admission requests answered, by operation and decision',
+      labelNames: ['operation', 'decision'],
+      registers: [registry],
+    }),
+    admissionSeconds: new Histogram({
+      name: 'pullgate_admission_duration_seconds',
+      help: 'Time to answer an admission request, pull secret creation included',
+      labelNames: ['operation'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    imagesRewritten: new Counter({
+      name: 'pullgate_images_rewritten_total',
+      help: 'Image references rewritten to the proxy, by location in the Pod spec',
+      labelNames: ['location'],
+      registers: [registry],
+    }),
+    warnings: new Counter({ name: 'pullgate_admission_warnings_total', help: 'Warnings returned to clients', registers: [registry] }),
+    pullSecretEnsures: new Counter({
+      name: 'pullgate_pull_secret_ensure_total',
+      help: 'Pull secret checks against the API server, by result (cached, created, updated, unchanged, error)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    rejectedRequests: new Counter({
+      name: 'pullgate_rejected_requests_total',
+      help: 'Requests refused before admission (malformed, oversized, wrong content type), by error code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,123 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { pullSecretSpec } from '../admission/policy.ts';
+import { loadConfig } from '../config.ts';
+import { PullSecretKeeper } from '../k8s/pull-secret-keeper.ts';
+import { followLicense } from '../license/license-source.ts';
+import type { Logger } from '../logger.ts';
+import { readTlsFiles, reloadOnChange, type TlsFiles } from '../tls/serving-certificate.ts';
+import { createAdmissionState } from './admission-state.ts';
+import { createHttpsServer } from './https-server.ts';
+import { createMetrics } from './metrics.ts';
+import { createMutateHandler } from './mutate-handler.ts';
+import { createOpsApp } from './ops-app.ts';
+import { DEFAULT_BODY_LIMIT } from './read-body.ts';
+
+export interface ServeOptions {
+  configFile: string;
+  tls: TlsFiles;
+  host: string;
+  port: number;
+  metricsPort: number;
+  /** pullgate's own namespace, always excluded. */
+  ownNamespace: string;
+  /** A kubeconfig file; undefined means in-cluster credentials. */
+  kubeconfig?: string;
+  bodyLimit?: number;
+  logger: Logger;
+}
+
+export interface RunningPullgate {
+  port: number;
+  metricsPort: number;
+  /** Graceful stop: readiness fails, in-flight requests finish, idle connections close. */
+  shutdown(): Promise<void>;
+}
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: HttpServer | HttpsServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function kubeConfig(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+export async function startPullgate(options: ServeOptions): Promise<RunningPullgate> {
+  const { logger } = options;
+  const loaded = await loadConfig(options.configFile);
+  const metrics = createMetrics();
+  const keeper = new PullSecretKeeper(pullSecretSpec(loaded.settings, loaded.license), {
+    api: kubeConfig(options.kubeconfig).makeApiClient(CoreV1Api),
+    logger,
+    onResult: (result) => metrics.pullSecretEnsures.inc({ result }),
+  });
+  const state = createAdmissionState(loaded, options.ownNamespace, keeper);
+  const licenseWatch = followLicense(loaded.config.licenseFile, (license) => state.setLicense(license), logger);
+
+  let ready = false;
+  const server = createHttpsServer(
+    readTlsFiles(options.tls),
+    createMutateHandler({ admission: state.context, logger, metrics, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT }),
+    createOpsApp({ ready: () => ready }, logger),
+    logger,
+  );
+  const tlsWatch = reloadOnChange(server, options.tls, logger);
+  const metricsServer = createHttpServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?', 1)[0] === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text))
+        .catch(() => res.writeHead(500).end());
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+
+  const port = await listen(server, options.port, options.host);
+  const metricsPort = await listen(metricsServer, options.metricsPort, options.host);
+  ready = true;
+  const { settings, config } = loaded;
+  logger.info(
+    {
+      port,
+      metricsPort,
+      proxyDomain: settings.proxyDomain,
+      registryDomain: settings.registryDomain,
+      appSlug: settings.appSlug,
+      pullSecret: settings.pullSecretName,
+      privateRegistries: config.privateRegistries.length,
+      licenseExpiresAt: loaded.license.expiresAt?.toISOString() ?? 'never',
+    },
+    'pullgate serving',
+  );
+
+  return {
+    port,
+    metricsPort,
+    async shutdown() {
+      ready = false;
+      licenseWatch.close();
+      tlsWatch.close();
+      await Promise.all([close(server), close(metricsServer)]);
+      logger.info('pullgate stopped');
+    },
+  };
+}
