@@ -1,0 +1,113 @@
+import fc from 'fast-check';
+import fjp from 'fast-json-patch';
+import { describe, expect, it } from 'vitest';
+import { mutatePod } from '../../../src/admission/mutate-pod.ts';
+import type { MutationMode } from '../../../src/admission/pod-images.ts';
+import { rewriteImage } from '../../../src/image/rewrite.ts';
+import { POLICY } from './policy-fixture.ts';
+
+const { applyPatch, deepClone } = fjp;
+
+// Image references drawn from every class the rule distinguishes: private (each prefix, Docker Hub
+// spellings, upper-case hosts), near misses, already proxied, the vendor registry, public, invalid.
+const repo = fc.constantFrom('web', 'api', 'tools/cli', 'a.b_c-d');
+const host = fc.constantFrom(
+  'quay.io/acme', 'QUAY.IO/acme', 'docker.io/acme', 'index.docker.io/acme', 'registry-1.docker.io/acme', 'acme',
+  '123456789012.dkr.ecr.us-east-1.amazonaws.com', 'quay.io/acmecorp', 'quay.io', 'ghcr.io/acme', 'proxy.example.com/proxy/my-app/quay.io/acme',
+  'proxy.example.com:443', 'registry.example.com/my-app', 'localhost:5000/acme', 'library',
+);
+const suffix = fc.constantFrom('', ':1.0', ':latest', `@sha256:${'b'.repeat(64)}`, `:v2@sha256:${'c'.repeat(64)}`);
+const validImage = fc.tuple(host, repo, suffix).map(([h, r, s]) => `${h}/${r}${s}`);
+const invalidImage = fc.constantFrom('UPPER/Case', 'quay.io/acme/web:', 'a//b', ':nope', '');
+const image = fc.oneof({ weight: 6, arbitrary: validImage }, { weight: 1, arbitrary: invalidImage }, { weight: 1, arbitrary: fc.constantFrom('nginx', 'busybox:1.36') });
+const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
+const container = fc.record({ name, image, imagePullPolicy: fc.constantFrom('Always', 'IfNotPresent') }, { requiredKeys: ['name', 'image'] });
+const volume = fc.oneof(
+  fc.record({ name, image: fc.record({ reference: image, pullPolicy: fc.constant('IfNotPresent') }) }),
+  fc.record({ name, emptyDir: fc.constant({}) }),
+);
+const pod = fc.record(
+  {
+    apiVersion: fc.constant('v1'),
+    kind: fc.constant('Pod'),
+    metadata: fc.record(
+      {
+        name,
+        labels: fc.dictionary(fc.constantFrom('app', 'tier'), fc.constantFrom('x', 'y')),
+        annotations: fc.dictionary(fc.constantFrom('a/b', 'x~y', 'plain'), fc.string()),
+      },
+      { requiredKeys: ['name'] },
+    ),
+    spec: fc.record(
+      {
+        containers: fc.array(container, { minLength: 1, maxLength: 4 }),
+        initContainers: fc.array(container, { maxLength: 2 }),
+        ephemeralContainers: fc.array(container, { maxLength: 2 }),
+        volumes: fc.array(volume, { maxLength: 3 }),
+        imagePullSecrets: fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'my-app-registry') }), { maxLength: 3 }),
+        nodeSelector: fc.dictionary(fc.constantFrom('zone'), fc.constantFrom('z1')),
+      },
+      { requiredKeys: ['containers'] },
+    ),
+  },
+  { requiredKeys: ['apiVersion', 'kind', 'metadata', 'spec'] },
+);
+const mode = fc.constantFrom<MutationMode>('create', 'update', 'ephemeral');
+
+const LOCATIONS: Record<MutationMode, string[]> = {
+  create: ['containers', 'initContainers', 'ephemeralContainers', 'volumes'],
+  update: ['containers', 'initContainers'],
+  ephemeral: ['ephemeralContainers'],
+};
+
+type AnyPod = { metadata: { annotations?: Record<string, string> }; spec: Record<string, Array<Record<string, any>> | undefined> };
+
+/** The Pod with every image, the pull secret list and pullgate's annotation blanked out. */
+function withoutMutableParts(p: AnyPod) {
+  const copy = deepClone(p) as AnyPod;
+  for (const location of ['containers', 'initContainers', 'ephemeralContainers']) copy.spec[location]?.forEach((c) => (c.image = '*'));
+  copy.spec.volumes?.forEach((v) => v.image && (v.image.reference = '*'));
+  delete copy.spec.imagePullSecrets;
+  if (copy.metadata.annotations) {
+    delete copy.metadata.annotations['pullgate.dev/original-images'];
+    // pullgate creates the map when the Pod had none; an empty one is the same Pod.
+    if (Object.keys(copy.metadata.annotations).length === 0) delete copy.metadata.annotations;
+  }
+  return copy;
+}
+
+function imagesAt(p: AnyPod, location: string): string[] {
+  return (p.spec[location] ?? []).map((e) => (location === 'volumes' ? e.image?.reference : e.image)).filter((i) => i !== undefined);
+}
+
+describe('mutatePod properties', () => {
+  it('patches apply cleanly, change exactly the private images, keep everything else, and are a fixed point', () => {
+    fc.assert(
+      fc.property(pod, mode, (original, m) => {
+        const mutation = mutatePod(original, m, POLICY);
+        // validate=true makes fast-json-patch reject any operation whose path does not resolve.
+        const result = applyPatch(deepClone(original), mutation.patch, true, false).newDocument as AnyPod;
+        const before = original as unknown as AnyPod;
+
+        for (const location of ['containers', 'initContainers', 'ephemeralContainers', 'volumes']) {
+          const expected = imagesAt(before, location).map((img) => {
+            const outcome = rewriteImage(img, POLICY.rewrite);
+            return LOCATIONS[m].includes(location) && outcome.kind === 'rewritten' ? outcome.image : img;
+          });
+          expect(imagesAt(result, location)).toEqual(expected);
+        }
+        expect(withoutMutableParts(result)).toEqual(withoutMutableParts(before));
+        const existing = (before.spec.imagePullSecrets ?? []) as Array<{ name: string }>;
+        expect(((result.spec.imagePullSecrets ?? []) as Array<{ name: string }>).slice(0, existing.length)).toEqual(existing);
+        const names = ((result.spec.imagePullSecrets ?? []) as Array<{ name: string }>).map((s) => s.name);
+        if (m === 'create' && !existing.some((s) => s.name === 'my-app-registry')) {
+          expect(names.filter((n) => n === 'my-app-registry').length).toBe(mutation.usesPullSecret ? 1 : 0);
+        }
+        if (m !== 'create') expect(result.spec.imagePullSecrets).toEqual(before.spec.imagePullSecrets);
+
+        expect(mutatePod(result, m, POLICY).patch).toEqual([]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,167 @@
+import fjp from 'fast-json-patch';
+import { describe, expect, it } from 'vitest';
+import { mutatePod } from '../../../src/admission/mutate-pod.ts';
+import type { MutationMode } from '../../../src/admission/pod-images.ts';
+import { POLICY } from './policy-fixture.ts';
+
+const { applyPatch, deepClone } = fjp;
+
+function apply(pod: object, mode: MutationMode = 'create') {
+  const mutation = mutatePod(pod, mode, POLICY);
+  const result = applyPatch(deepClone(pod), mutation.patch, true, false).newDocument;
+  return { mutation, result };
+}
+
+const POD = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'web', namespace: 'my-app', labels: { app: 'web' } },
+  spec: {
+    initContainers: [{ name: 'init', image: 'quay.io/acme/init:1' }],
+    containers: [
+      { name: 'web', image: 'acme/app:1.0' },
+      { name: 'proxy', image: 'nginx:1.27' },
+    ],
+    ephemeralContainers: [{ name: 'debug', image: 'quay.io/acme/debug@sha256:' + 'a'.repeat(64) }],
+    volumes: [
+      { name: 'models', image: { reference: '123456789012.dkr.ecr.us-east-1.amazonaws.com/models:v2' } },
+      { name: 'cache', emptyDir: {} },
+    ],
+  },
+};
+
+describe('mutatePod on CREATE', () => {
+  it('rewrites private images in all four locations and leaves public ones alone', () => {
+    const { result } = apply(POD);
+    expect(result.spec.initContainers[0].image).toBe('proxy.example.com/proxy/my-app/quay.io/acme/init:1');
+    expect(result.spec.containers[0].image).toBe('proxy.example.com/proxy/my-app/docker.io/acme/app:1.0');
+    expect(result.spec.containers[1].image).toBe('nginx:1.27');
+    expect(result.spec.ephemeralContainers[0].image).toBe(`proxy.example.com/proxy/my-app/quay.io/acme/debug@sha256:${'a'.repeat(64)}`);
+    expect(result.spec.volumes[0].image.reference).toBe('proxy.example.com/proxy/my-app/123456789012.dkr.ecr.us-east-1.amazonaws.com/models:v2');
+    expect(result.spec.volumes[1]).toEqual({ name: 'cache', emptyDir: {} });
+  });
+
+  it('appends the pull secret and records the original images', () => {
+    const { result } = apply(POD);
+    expect(result.spec.imagePullSecrets).toEqual([{ name: 'my-app-registry' }]);
+    expect(JSON.parse(result.metadata.annotations['pullgate.dev/original-images'])).toEqual({
+      'initContainers/init': 'quay.io/acme/init:1',
+      'containers/web': 'acme/app:1.0',
+      'ephemeralContainers/debug': `quay.io/acme/debug@sha256:${'a'.repeat(64)}`,
+      'volumes/models': '123456789012.dkr.ecr.us-east-1.amazonaws.com/models:v2',
+    });
+  });
+
+  it('keeps existing pull secrets and existing annotations, escaping the annotation key in the pointer', () => {
+    const pod = { ...POD, metadata: { ...POD.metadata, annotations: { team: 'a' } }, spec: { ...POD.spec, imagePullSecrets: [{ name: 'other' }] } };
+    const { mutation, result } = apply(pod);
+    expect(result.spec.imagePullSecrets).toEqual([{ name: 'other' }, { name: 'my-app-registry' }]);
+    expect(result.metadata.annotations.team).toBe('a');
+    expect(mutation.patch).toContainEqual(expect.objectContaining({ op: 'add', path: '/metadata/annotations/pullgate.dev~1original-images' }));
+    expect(mutation.patch).toContainEqual({ op: 'add', path: '/spec/imagePullSecrets/-', value: { name: 'my-app-registry' } });
+  });
+
+  it('never lists the pull secret twice', () => {
+    const pod = { ...POD, spec: { ...POD.spec, imagePullSecrets: [{ name: 'my-app-registry' }] } };
+    const { result } = apply(pod);
+    expect(result.spec.imagePullSecrets).toEqual([{ name: 'my-app-registry' }]);
+  });
+
+  it('is a fixed point', () => {
+    const { result } = apply(POD);
+    expect(mutatePod(result, 'create', POLICY).patch).toEqual([]);
+    expect(mutatePod(result, 'update', POLICY).patch).toEqual([]);
+  });
+
+  it('attaches the secret to a Pod whose only private image is already proxied or on the vendor registry', () => {
+    for (const image of ['proxy.example.com/proxy/my-app/quay.io/acme/x:1', 'registry.example.com/my-app/x:1', 'REGISTRY.example.com/my-app/x:1']) {
+      const { mutation, result } = apply({ metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image }] } });
+      expect(result.spec.imagePullSecrets, image).toEqual([{ name: 'my-app-registry' }]);
+      expect(result.spec.containers[0].image).toBe(image);
+      expect(result.metadata.annotations, 'nothing rewritten, nothing recorded').toBeUndefined();
+      expect(mutation.usesPullSecret).toBe(true);
+    }
+  });
+
+  it('leaves a Pod of public images completely alone', () => {
+    const pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'nginx' }, { name: 'd', image: 'quay.io/acmecorp/web' }] } };
+    const mutation = mutatePod(pod, 'create', POLICY);
+    expect(mutation).toMatchObject({ patch: [], warnings: [], usesPullSecret: false });
+  });
+
+  it('does not match the proxy domain by prefix', () => {
+    const { result } = apply({ metadata: {}, spec: { containers: [{ name: 'c', image: 'proxy.example.com.evil.io/x:1' }] } });
+    expect(result.spec.imagePullSecrets).toBeUndefined();
+  });
+
+  it('warns about invalid references, naming them, and leaves them unchanged', () => {
+    const pod = { metadata: {}, spec: { containers: [{ name: 'bad', image: 'Quay.io/ACME/App' }, { name: 'good', image: 'quay.io/acme/app' }] } };
+    const { mutation, result } = apply(pod);
+    expect(result.spec.containers[0].image).toBe('Quay.io/ACME/App');
+    expect(result.spec.containers[1].image).toBe('proxy.example.com/proxy/my-app/quay.io/acme/app');
+    expect(mutation.warnings).toHaveLength(1);
+    expect(mutation.warnings[0]).toContain('containers/bad');
+    expect(mutation.warnings[0]).toContain('Quay.io/ACME/App');
+  });
+
+  it('warns and leaves the image when the proxied name would be too long', () => {
+    const image = `quay.io/acme/${'a'.repeat(230)}:1`;
+    const { mutation, result } = apply({ metadata: {}, spec: { containers: [{ name: 'long', image }] } });
+    expect(result.spec.containers[0].image).toBe(image);
+    expect(mutation.warnings.join()).toContain('255');
+  });
+
+  it('admits what it cannot read unchanged, with a warning', () => {
+    for (const pod of [null, 'x', {}, { spec: 'x' }, { spec: [] }]) {
+      const mutation = mutatePod(pod, 'create', POLICY);
+      expect(mutation.patch).toEqual([]);
+      expect(mutation.warnings).toHaveLength(1);
+    }
+    const odd = mutatePod({ spec: { containers: 'x', initContainers: [null, 3, { name: 'n' }] } }, 'create', POLICY);
+    expect(odd.patch).toEqual([]);
+  });
+
+  it('creates metadata.annotations when the Pod has none and metadata when it has no metadata', () => {
+    expect(mutatePod({ metadata: {}, spec: { containers: [{ name: 'c', image: 'quay.io/acme/a' }] } }, 'create', POLICY).patch).toContainEqual(
+      expect.objectContaining({ op: 'add', path: '/metadata/annotations' }),
+    );
+    const { result } = apply({ spec: { containers: [{ name: 'c', image: 'quay.io/acme/a' }] } });
+    expect(JSON.parse(result.metadata.annotations['pullgate.dev/original-images'])).toEqual({ 'containers/c': 'quay.io/acme/a' });
+  });
+});
+
+describe('mutatePod on UPDATE', () => {
+  it('rewrites container and init-container images only, never pull secrets or volumes', () => {
+    const { mutation, result } = apply(POD, 'update');
+    expect(result.spec.containers[0].image).toBe('proxy.example.com/proxy/my-app/docker.io/acme/app:1.0');
+    expect(result.spec.initContainers[0].image).toBe('proxy.example.com/proxy/my-app/quay.io/acme/init:1');
+    expect(result.spec.ephemeralContainers).toEqual(POD.spec.ephemeralContainers);
+    expect(result.spec.volumes).toEqual(POD.spec.volumes);
+    expect(result.spec.imagePullSecrets).toBeUndefined();
+    expect(mutation.patch.every((op) => !op.path.startsWith('/spec/imagePullSecrets') && !op.path.startsWith('/spec/volumes'))).toBe(true);
+    expect(mutation.warnings.join()).toContain('may fail to pull');
+  });
+
+  it('does not warn when the Pod already references the pull secret', () => {
+    const pod = { ...POD, spec: { ...POD.spec, imagePullSecrets: [{ name: 'my-app-registry' }] } };
+    expect(mutatePod(pod, 'update', POLICY).warnings).toEqual([]);
+  });
+
+  it('merges new originals into the existing annotation, newest winning for the same container', () => {
+    const pod = {
+      metadata: { annotations: { 'pullgate.dev/original-images': JSON.stringify({ 'containers/web': 'quay.io/acme/web:1', 'containers/side': 'quay.io/acme/side:1' }) } },
+      spec: { imagePullSecrets: [{ name: 'my-app-registry' }], containers: [{ name: 'web', image: 'quay.io/acme/web:2' }, { name: 'side', image: 'proxy.example.com/proxy/my-app/quay.io/acme/side:1' }] },
+    };
+    const { result } = apply(pod, 'update');
+    expect(JSON.parse(result.metadata.annotations['pullgate.dev/original-images'])).toEqual({ 'containers/web': 'quay.io/acme/web:2', 'containers/side': 'quay.io/acme/side:1' });
+  });
+});
+
+describe('mutatePod on pods/ephemeralcontainers', () => {
+  it('changes ephemeral container images and nothing else', () => {
+    const { mutation, result } = apply(POD, 'ephemeral');
+    expect(mutation.patch).toEqual([{ op: 'replace', path: '/spec/ephemeralContainers/0/image', value: `proxy.example.com/proxy/my-app/quay.io/acme/debug@sha256:${'a'.repeat(64)}` }]);
+    expect(result.spec.containers).toEqual(POD.spec.containers);
+    expect(mutation.warnings.join()).toContain('may fail to pull');
+  });
+});
