@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { parseRegistryPrefix, validateAppSlug, type RegistryPrefix } from './image/registry-prefix.ts';
+import { parseRegistryPrefix, validateAppSlug, validateProxyDomain, type RegistryPrefix } from './image/registry-prefix.ts';
 import { LicenseError, parseLicense, type License } from './license/license.ts';
 
 /** The configuration file, validated. Values the license may default stay optional here. */
@@ -140,7 +140,7 @@ export function validateConfig(raw: unknown, license: License | undefined, probl
   unknownKeys(obj, TOP_LEVEL_KEYS, '', problems);
 
   const proxyDomain = optionalString(obj, 'proxyDomain', '', problems);
-  checkHost(proxyDomain, 'proxyDomain', problems);
+  if (proxyDomain !== undefined) problems.push(...validateProxyDomain(proxyDomain));
   const registryDomain = optionalString(obj, 'registryDomain', '', problems) ?? DEFAULT_REGISTRY_DOMAIN;
   checkHost(registryDomain, 'registryDomain', problems);
   const appSlug = optionalString(obj, 'appSlug', '', problems);
@@ -199,7 +199,7 @@ export function effectiveSettings(config: PullgateConfig, license: License, prob
   const appSlug = config.appSlug ?? license.appSlug;
   for (const p of validateAppSlug(appSlug)) local.push(`appSlug "${appSlug}"${config.appSlug ? '' : ' (from the license)'}: ${p}`);
   const proxyDomain = config.proxyDomain ?? license.proxyDomain ?? DEFAULT_PROXY_DOMAIN;
-  if (config.proxyDomain === undefined) checkHost(proxyDomain, 'proxyDomain (from the license)', local);
+  if (config.proxyDomain === undefined) local.push(...validateProxyDomain(proxyDomain).map((p) => `${p} (taken from the license's replicatedProxyDomain)`));
   const pullSecretName = config.pullSecretName ?? `${appSlug}-registry`;
   if (config.pullSecretName === undefined && !DNS_SUBDOMAIN.test(pullSecretName)) {
     local.push(`pullSecret.name: the default "${pullSecretName}" is not a valid Secret name; set pullSecret.name`);
