@@ -48,6 +48,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     metricsPort: flags.metricsPort,
     ownNamespace: ownNamespace(flags.namespace),
     ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    secretRecheckMs: flags.secretRecheckSeconds * 1000,
     logger,
   }).catch((err: Error) => fail(EXIT_CONFIG, err instanceof ConfigError ? err.message : `cannot start: ${err.message}`));
   let stopping = false;

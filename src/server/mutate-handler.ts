@@ -20,6 +20,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * V8 quotes the input around an unexpected token (`Unexpected token 'h', ..."value":hunter2}"...
+ * is not valid JSON`), and a Pod may carry credentials: keep only messages without quoted input,
+ * which name a position instead.
+ */
+function jsonErrorReason(message: string): string {
+  return message.includes('"') ? 'unexpected token' : message;
+}
+
 async function decode(req: IncomingMessage, bodyLimit: number): Promise<DecodedReview> {
   if (!isJsonContentType(req.headers['content-type'])) throw new HttpError('UNSUPPORTED_MEDIA_TYPE', String(req.headers['content-type'] ?? 'none'));
   const body = await readBody(req, bodyLimit);
@@ -28,8 +37,7 @@ async function decode(req: IncomingMessage, bodyLimit: number): Promise<DecodedR
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    // The parser's message names a position, not content.
-    throw new HttpError('MALFORMED_JSON', (err as Error).message);
+    throw new HttpError('MALFORMED_JSON', jsonErrorReason((err as Error).message));
   }
   return decodeReview(parsed);
 }

@@ -26,6 +26,8 @@ export interface ServeOptions {
   /** A kubeconfig file; undefined means in-cluster credentials. */
   kubeconfig?: string;
   bodyLimit?: number;
+  /** How long a namespace's pull secret is trusted without asking the API server again. */
+  secretRecheckMs?: number;
   logger: Logger;
 }
 
@@ -67,6 +69,7 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
   const keeper = new PullSecretKeeper(pullSecretSpec(loaded.settings, loaded.license), {
     api: kubeConfig(options.kubeconfig).makeApiClient(CoreV1Api),
     logger,
+    ...(options.secretRecheckMs !== undefined ? { ttlMs: options.secretRecheckMs } : {}),
     onResult: (result) => metrics.pullSecretEnsures.inc({ result }),
   });
   const state = createAdmissionState(loaded, options.ownNamespace, keeper);

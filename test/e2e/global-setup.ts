@@ -1,0 +1,43 @@
+// Starts one real control plane and pullgate for the whole e2e project; tests reach both through
+// inject('e2e'). Without Go (and no cached binaries) the suite is skipped with the reason, except
+// under CI=true, where controlPlaneUnavailableReason() throws.
+import type { TestProject } from 'vitest/node';
+import { clusterClient, type ClusterInfo } from '../cluster/client.ts';
+import { startCluster } from '../cluster/cluster.ts';
+import { controlPlaneUnavailableReason } from '../cluster/ensure-binaries.ts';
+import { startPullgateInCluster } from './support/pullgate-in-cluster.ts';
+
+export interface E2EEnvironment {
+  unavailable?: string;
+  cluster?: ClusterInfo;
+  pullgate?: { port: number; metricsPort: number; logPath: string; licensePath: string };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    e2e: E2EEnvironment;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const unavailable = controlPlaneUnavailableReason();
+  if (unavailable) {
+    project.provide('e2e', { unavailable });
+    return;
+  }
+  const cluster = await startCluster();
+  try {
+    const pullgate = await startPullgateInCluster(cluster.info, clusterClient(cluster.info));
+    project.provide('e2e', {
+      cluster: cluster.info,
+      pullgate: { port: pullgate.port, metricsPort: pullgate.metricsPort, logPath: pullgate.logPath, licensePath: pullgate.licensePath },
+    });
+    return async () => {
+      await pullgate.process.stop();
+      await cluster.stop();
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
