@@ -27,3 +27,24 @@ describe.skipIf(unavailable)('kubectl debug (pods/ephemeralcontainers)', () => {
     expect(pod.spec.ephemeralContainers?.[0]?.image).toBe(proxied('quay.io/acme/debug-tools:2'));
   });
 });
+
+describe.skipIf(unavailable)('the pods/ephemeralcontainers subresource', () => {
+  // Why pullgate patches nothing but ephemeral container images on this subresource: the API
+  // server silently drops every other change made through it.
+  it('keeps only ephemeral container changes and drops the rest', async () => {
+    const { client } = e2e();
+    const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'subresource', namespace: APP_NAMESPACE, labels: { a: 'b' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } };
+    await client.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+    const patch = {
+      metadata: { labels: { a: 'changed' }, annotations: { added: 'yes' } },
+      spec: { imagePullSecrets: [{ name: 'x' }], ephemeralContainers: [{ name: 'dbg', image: 'busybox:1.36', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent' }] },
+    };
+    const out = await client.kubectl(['patch', 'pod', 'subresource', '-n', APP_NAMESPACE, '--subresource=ephemeralcontainers', '--type=strategic', '-p', JSON.stringify(patch)], { allowFailure: true });
+    expect(out.code, out.stderr).toBe(0);
+    const pod = await getJson(client, ['pod', 'subresource', '-n', APP_NAMESPACE]);
+    expect(pod.spec.ephemeralContainers.map((c: { name: string }) => c.name)).toEqual(['dbg']);
+    expect(pod.metadata.labels).toEqual({ a: 'b' });
+    expect(pod.metadata.annotations?.added).toBeUndefined();
+    expect(pod.spec.imagePullSecrets).toBeUndefined();
+  });
+});
