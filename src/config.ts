@@ -144,6 +144,8 @@ export function validateConfig(raw: unknown, license: License | undefined, probl
   const registryDomain = optionalString(obj, 'registryDomain', '', problems) ?? DEFAULT_REGISTRY_DOMAIN;
   checkHost(registryDomain, 'registryDomain', problems);
   const appSlug = optionalString(obj, 'appSlug', '', problems);
+  // Checked here, not only with the license, so it is reported even when the license cannot be read.
+  if (appSlug !== undefined) problems.push(...validateAppSlug(appSlug));
 
   const licenseObj = obj.license;
   let licenseFile = '';
@@ -197,7 +199,7 @@ export function validateConfig(raw: unknown, license: License | undefined, probl
 export function effectiveSettings(config: PullgateConfig, license: License, problems?: string[]): EffectiveSettings {
   const local: string[] = [];
   const appSlug = config.appSlug ?? license.appSlug;
-  for (const p of validateAppSlug(appSlug)) local.push(`appSlug "${appSlug}"${config.appSlug ? '' : ' (from the license)'}: ${p}`);
+  if (config.appSlug === undefined) local.push(...validateAppSlug(appSlug).map((p) => `${p} (taken from the license's spec.appSlug; set appSlug to override)`));
   const proxyDomain = config.proxyDomain ?? license.proxyDomain ?? DEFAULT_PROXY_DOMAIN;
   if (config.proxyDomain === undefined) local.push(...validateProxyDomain(proxyDomain).map((p) => `${p} (taken from the license's replicatedProxyDomain)`));
   const pullSecretName = config.pullSecretName ?? `${appSlug}-registry`;

@@ -38,8 +38,14 @@ function fail(code: number, message: string): never {
   process.exit(code);
 }
 
+/** An explicit kubeconfig (flag, then $KUBECONFIG), or undefined for in-cluster credentials. */
+function kubeconfigFile(flag: string | undefined): string | undefined {
+  return flag ?? (process.env.KUBECONFIG || undefined);
+}
+
 async function serve(flags: ServeFlags): Promise<void> {
   const logger = createLogger({ level: flags.logLevel });
+  const kubeconfig = kubeconfigFile(flags.kubeconfig);
   const running = await startPullgate({
     configFile: flags.config,
     tls: { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile },
@@ -47,7 +53,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     port: flags.port,
     metricsPort: flags.metricsPort,
     ownNamespace: ownNamespace(flags.namespace),
-    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(kubeconfig ? { kubeconfig } : {}),
     secretRecheckMs: flags.secretRecheckSeconds * 1000,
     logger,
   }).catch((err: Error) => fail(EXIT_CONFIG, err instanceof ConfigError ? err.message : `cannot start: ${err.message}`));

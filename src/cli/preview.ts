@@ -68,7 +68,9 @@ export function previewManifests(text: string, options: PreviewOptions): Preview
     if (doc.errors.length > 0) {
       const error = doc.errors[0]!;
       const line = error.linePos?.[0];
-      throw new PreviewInputError(`${options.source}: document ${index + 1}${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${error.message.split('\n')[0]}`);
+      // The parser's first line ends with its own "at line L, column C:"; say it once, our way.
+      const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw new PreviewInputError(`${options.source}: document ${index + 1}${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${reason}`);
     }
     const obj: unknown = doc.toJS();
     const podPath = podPathOf(getIn(obj, ['kind']));

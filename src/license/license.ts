@@ -32,7 +32,15 @@ function requiredString(spec: unknown, key: string, problems: string[]): string 
 }
 
 // RFC 3339 with a time zone; Date.parse alone would also take local-time forms.
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+// Date.parse rolls impossible dates over (2030-02-30 becomes March 2, 24:00 the next day); RFC 3339
+// and Go's time.Parse reject them.
+function inCalendar(match: RegExpExecArray): boolean {
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59;
+}
 
 /** Parses a License document. Problems never quote the license ID. */
 export function parseLicense(text: string): License {
@@ -56,7 +64,8 @@ export function parseLicense(text: string): License {
   if (typeof expiresValue === 'string' && expiresValue.trim() !== '') {
     const text = expiresValue.trim();
     const parsed = Date.parse(text);
-    if (!RFC3339.test(text) || Number.isNaN(parsed)) problems.push(`spec.entitlements.expires_at.value "${text}" is not an RFC 3339 time`);
+    const match = RFC3339.exec(text);
+    if (!match || !inCalendar(match) || Number.isNaN(parsed)) problems.push(`spec.entitlements.expires_at.value "${text}" is not an RFC 3339 time`);
     else expiresAt = new Date(parsed);
   } else if (expiresValue !== undefined && expiresValue !== null && expiresValue !== '') {
     problems.push('spec.entitlements.expires_at.value must be a string');

@@ -57,8 +57,16 @@ function close(server: HttpServer | HttpsServer): Promise<void> {
 
 function kubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromCluster();
+  if (file) {
+    kc.loadFromFile(file);
+    return kc;
+  }
+  kc.loadFromCluster();
+  // Outside a cluster the service host is unset and the client would call https://undefined:undefined;
+  // every Pod would then carry a warning. Refuse to start instead.
+  if (kc.getCurrentCluster()?.server.includes('undefined')) {
+    throw new Error('not running in a cluster: pass --kubeconfig FILE (or set KUBECONFIG) so pullgate can manage pull secrets');
+  }
   return kc;
 }
 
