@@ -55,7 +55,7 @@ export async function admit(request: AdmissionRequest, ctx: AdmissionContext): P
   if (ctx.isExcludedNamespace(namespace)) return { response: allowed(request.uid, standing), decision: 'excluded', mode };
   if (optedOut(request.object)) return { response: allowed(request.uid, standing), decision: 'opted-out', mode };
 
-  const mutation = mutatePod(request.object, mode, ctx.policy());
+  const mutation = mutatePod(request.object, mode, ctx.policy(), request.oldObject);
   const warnings = [...standing, ...mutation.warnings];
   let secretError: Error | undefined;
   if (mutation.usesPullSecret && request.dryRun !== true && namespace !== '') {

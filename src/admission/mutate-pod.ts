@@ -65,11 +65,17 @@ function annotationPatch(pod: Record<string, unknown>, rewrites: ImageRewrite[])
   return [{ op: 'add', path: pointer('metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION), value }];
 }
 
+function existingEphemeralNames(oldPod: unknown): Set<string> {
+  if (!isRecord(oldPod) || !isRecord(oldPod.spec) || !Array.isArray(oldPod.spec.ephemeralContainers)) return new Set();
+  return new Set(oldPod.spec.ephemeralContainers.flatMap((c: unknown) => (isRecord(c) && typeof c.name === 'string' ? [c.name] : [])));
+}
+
 /**
  * Computes the mutation of one Pod: no I/O, no clock, the same answer for the same input.
- * `mode` limits the change to what the API server keeps for that operation (see pod-images.ts).
+ * `mode` limits the change to what the API server keeps for that operation (see pod-images.ts);
+ * `oldPod` is the stored Pod of an update, when the request carries it.
  */
-export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPolicy): PodMutation {
+export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPolicy, oldPod?: unknown): PodMutation {
   if (!isRecord(pod) || !isRecord(pod.spec)) {
     return { ...NO_MUTATION, warnings: ['pullgate: the object has no Pod spec it can read; admitted unchanged'] };
   }
@@ -79,7 +85,11 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
   const rewrites: ImageRewrite[] = [];
   let pullsWithSecret = false;
 
+  const existing = mode === 'ephemeral' ? existingEphemeralNames(oldPod) : new Set<string>();
   for (const slot of imageSlots(spec, mode)) {
+    // The API server refuses any change to an ephemeral container that already exists, so only
+    // the ones this request adds are rewritten.
+    if (existing.has(slot.name)) continue;
     const outcome = rewriteImage(slot.image, policy.rewrite);
     const key = slotKey(slot);
     switch (outcome.kind) {

@@ -13,6 +13,7 @@ export interface AdmissionRequest {
   name?: string;
   operation?: string;
   object?: unknown;
+  oldObject?: unknown;
   dryRun?: boolean;
 }
 

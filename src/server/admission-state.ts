@@ -3,6 +3,11 @@ import { mutationPolicy, pullSecretSpec } from '../admission/policy.ts';
 import { effectiveSettings, type LoadedConfig } from '../config.ts';
 import type { PullSecretKeeper } from '../k8s/pull-secret-keeper.ts';
 import { expiryWarning, type License } from '../license/license.ts';
+import { withDeadline } from '../util/with-deadline.ts';
+
+// The webhook's timeoutSeconds is 10: past this budget the Pod is better admitted rewritten, with a
+// warning, than abandoned by the API server and (failurePolicy Ignore) admitted unrewritten.
+export const PULL_SECRET_BUDGET_MS = 5_000;
 
 export interface AdmissionState {
   context: AdmissionContext;
@@ -11,7 +16,13 @@ export interface AdmissionState {
 }
 
 /** The live admission context: configuration fixed at start, license swapped when it changes. */
-export function createAdmissionState(loaded: LoadedConfig, ownNamespace: string, keeper: PullSecretKeeper, now: () => Date = () => new Date()): AdmissionState {
+export function createAdmissionState(
+  loaded: LoadedConfig,
+  ownNamespace: string,
+  keeper: PullSecretKeeper,
+  now: () => Date = () => new Date(),
+  budgetMs = PULL_SECRET_BUDGET_MS,
+): AdmissionState {
   const { config } = loaded;
   let license = loaded.license;
   let policy = mutationPolicy(config, loaded.settings);
@@ -25,7 +36,7 @@ export function createAdmissionState(loaded: LoadedConfig, ownNamespace: string,
       },
       isExcludedNamespace: (namespace) => excluded.has(namespace),
       ensurePullSecret: async (namespace) => {
-        await keeper.ensure(namespace);
+        await withDeadline(keeper.ensure(namespace), budgetMs, `no answer from the API server within ${budgetMs / 1000} s`);
       },
     },
     setLicense(next) {

@@ -21,9 +21,18 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 /**
  * One HTTPS server: `POST /mutate` goes straight to the admission handler, everything else to
  * express. Handler rejections are caught here so no request can crash the process.
+ * `draining` turns on connection closing for a graceful stop.
  */
-export function createHttpsServer(tls: TlsMaterial, mutate: Handler, ops: Express, logger: Logger): Server {
+export function createHttpsServer(tls: TlsMaterial, mutate: Handler, ops: Express, logger: Logger, draining: () => boolean = () => false): Server {
   const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    // While draining, every answer closes its connection: the API server's pooled keep-alive
+    // connections would otherwise hold the process open until it is killed mid-request. Decided
+    // when the answer is written, so requests already in flight when the stop began are covered.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
+      if (draining()) this.shouldKeepAlive = false;
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
     const path = req.url?.split('?', 1)[0];
     if (req.method === 'POST' && path === '/mutate') {
       mutate(req, res).catch((err: Error) => {

@@ -48,9 +48,18 @@ function listen(server: HttpServer | HttpsServer, port: number, host: string): P
   });
 }
 
+// Longest a stop waits for in-flight admissions (their own deadline is the webhook's 10 s).
+const DRAIN_TIMEOUT_MS = 15_000;
+
+/** Stops accepting, lets in-flight requests finish, closes idle connections, then forces the rest. */
 function close(server: HttpServer | HttpsServer): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }
@@ -84,12 +93,16 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
   const licenseWatch = followLicense(loaded.config.licenseFile, (license) => state.setLicense(license), logger);
 
   let ready = false;
+  let draining = false;
   const server = createHttpsServer(
     readTlsFiles(options.tls),
     createMutateHandler({ admission: state.context, logger, metrics, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT }),
     createOpsApp({ ready: () => ready }, logger),
     logger,
+    () => draining,
   );
+  // After start, a server error (say EMFILE on accept) is logged, not left to crash the process.
+  const logServerError = (err: Error) => logger.error({ err: err.message }, 'server error');
   const tlsWatch = reloadOnChange(server, options.tls, logger);
   const metricsServer = createHttpServer((req, res) => {
     if (req.method === 'GET' && req.url?.split('?', 1)[0] === '/metrics') {
@@ -104,6 +117,8 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
 
   const port = await listen(server, options.port, options.host);
   const metricsPort = await listen(metricsServer, options.metricsPort, options.host);
+  server.on('error', logServerError);
+  metricsServer.on('error', logServerError);
   ready = true;
   const { settings, config } = loaded;
   logger.info(
@@ -125,6 +140,7 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     metricsPort,
     async shutdown() {
       ready = false;
+      draining = true;
       licenseWatch.close();
       tlsWatch.close();
       await Promise.all([close(server), close(metricsServer)]);

@@ -48,3 +48,22 @@ describe.skipIf(unavailable)('the pods/ephemeralcontainers subresource', () => {
     expect(pod.spec.imagePullSecrets).toBeUndefined();
   });
 });
+
+describe.skipIf(unavailable)('kubectl debug on a Pod whose earlier debug container was not rewritten', () => {
+  it('adds and rewrites the new debug container without touching the old one', async () => {
+    const { client } = e2e();
+    const ns = 'debug-late-opt-in';
+    await client.kubectl(['create', 'namespace', ns]);
+    const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'late', namespace: ns }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } };
+    await client.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+    // Not served yet: the first debug container keeps its private image.
+    await client.kubectl(['debug', 'late', '-n', ns, '--image=quay.io/acme/debug-tools:1', '--container=first', '--attach=false']);
+    await client.kubectl(['label', 'namespace', ns, 'pullgate.dev/inject=enabled']);
+    await client.kubectl(['debug', 'late', '-n', ns, '--image=quay.io/acme/debug-tools:2', '--container=second', '--attach=false']);
+    const pod = await getJson<Pod>(client, ['pod', 'late', '-n', ns]);
+    expect(pod.spec.ephemeralContainers?.map((c) => [c.name, c.image])).toEqual([
+      ['first', 'quay.io/acme/debug-tools:1'],
+      ['second', proxied('quay.io/acme/debug-tools:2')],
+    ]);
+  });
+});

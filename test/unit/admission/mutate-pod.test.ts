@@ -165,3 +165,14 @@ describe('mutatePod on pods/ephemeralcontainers', () => {
     expect(mutation.warnings.join()).toContain('may fail to pull');
   });
 });
+
+describe('mutatePod on pods/ephemeralcontainers with the stored Pod', () => {
+  it('rewrites only the ephemeral containers this request adds: existing ones may not change', () => {
+    const old = { metadata: {}, spec: { containers: [{ name: 'app', image: 'nginx' }], ephemeralContainers: [{ name: 'first', image: 'quay.io/acme/dbg:1' }] } };
+    const next = { ...old, spec: { ...old.spec, ephemeralContainers: [...old.spec.ephemeralContainers, { name: 'second', image: 'quay.io/acme/dbg:2' }] } };
+    const mutation = mutatePod(next, 'ephemeral', POLICY, old);
+    expect(mutation.patch).toEqual([{ op: 'replace', path: '/spec/ephemeralContainers/1/image', value: 'proxy.example.com/proxy/my-app/quay.io/acme/dbg:2' }]);
+    // Without the stored Pod every ephemeral container is treated as new.
+    expect(mutatePod(next, 'ephemeral', POLICY).patch).toHaveLength(2);
+  });
+});

@@ -86,3 +86,13 @@ describe('createAdmissionState', () => {
     expect(state.context.standingWarnings()).toEqual([]);
   });
 });
+
+describe('the pull secret budget', () => {
+  it('stops waiting for an API server that does not answer, so the Pod is still admitted rewritten', async () => {
+    const l = loaded({});
+    const hanging = { readNamespacedSecret: () => new Promise(() => {}) } as unknown as CoreV1Api;
+    const keeper = new PullSecretKeeper(pullSecretSpec(l.settings, l.license), { api: hanging, logger: captureLogs().logger });
+    const state = createAdmissionState(l, 'pullgate', keeper, () => new Date(), 50);
+    await expect(state.context.ensurePullSecret('my-app')).rejects.toThrow('no answer from the API server within 0.05 s');
+  });
+});

@@ -1,7 +1,7 @@
 // The real webhook, as `pullgate serve` starts it: HTTPS on an ephemeral port, metrics on another,
 // the pull secret keeper talking to a stub API server (test/unit/helpers/kube-stub.ts).
 import { connect } from 'node:net';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import fjp from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -380,19 +380,21 @@ describe('pullgate serve with an expired license', () => {
 });
 
 describe('pullgate serve shutdown', () => {
-  it('finishes an in-flight request, then stops accepting connections', async () => {
+  it('finishes an in-flight request on a kept-alive connection, closes it, then stops accepting connections', async () => {
     const w = await world();
     const running = await start(w, captureLogs());
     try {
       const body = Buffer.from(JSON.stringify(review(PRIVATE_POD, { uid: 'uid-in-flight' })));
-      let resolveAnswer: (v: { status: number; text: string }) => void;
-      const answer = new Promise<{ status: number; text: string }>((r) => (resolveAnswer = r));
+      let resolveAnswer: (v: { status: number; text: string; connection?: string }) => void;
+      const answer = new Promise<{ status: number; text: string; connection?: string }>((r) => (resolveAnswer = r));
+      // The API server pools connections: a keep-alive agent, as it would use.
+      const keepAlive = new HttpsAgent({ keepAlive: true });
       const req = httpsRequest(
-        { host: '127.0.0.1', port: running.port, method: 'POST', path: '/mutate', ca: w.tls.caPem, servername: 'localhost', agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        { host: '127.0.0.1', port: running.port, method: 'POST', path: '/mutate', ca: w.tls.caPem, servername: 'localhost', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': body.length } },
         (res) => {
           const parts: Buffer[] = [];
           res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
+          res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString(), connection: res.headers.connection }));
         },
       );
       req.on('error', (err) => resolveAnswer({ status: -1, text: err.message }));
@@ -407,7 +409,10 @@ describe('pullgate serve shutdown', () => {
       const result = await answer;
       expect(result.status).toBe(200);
       expect(JSON.parse(result.text).response.uid).toBe('uid-in-flight');
+      expect(result.connection).toBe('close');
+      // Resolves because the pooled connection was closed, not after the 120 s keep-alive.
       await stopping;
+      keepAlive.destroy();
 
       const refused = await new Promise<string>((resolve) => {
         const socket = connect(running.port, '127.0.0.1');
