@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { parseRegistryPrefix, validateAppSlug, validateProxyDomain, type RegistryPrefix } from './image/registry-prefix.ts';
 import { LicenseError, parseLicense, type License } from './license/license.ts';
+import { isRecord } from './util/is-record.ts';
 
 /** The configuration file, validated. Values the license may default stay optional here. */
 export interface PullgateConfig {
@@ -56,7 +57,7 @@ const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$/;
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = isRecord;
 
 function unknownKeys(obj: Obj, allowed: string[], at: string, problems: string[]): void {
   for (const key of Object.keys(obj)) if (!allowed.includes(key)) problems.push(`${at}${key}: unknown setting`);
@@ -164,8 +165,11 @@ export function validateConfig(raw: unknown, license: License | undefined, probl
     entries.forEach((entry: unknown, i) => {
       if (typeof entry !== 'string') return void problems.push(`privateRegistries[${i}]: must be a string`);
       const parsed = parseRegistryPrefix(entry);
-      if (parsed.ok) privateRegistries.push(parsed.prefix);
-      else problems.push(...parsed.problems.map((p) => `privateRegistries[${i}] "${entry}": ${p}`));
+      if (!parsed.ok) return void problems.push(...parsed.problems.map((p) => `privateRegistries[${i}] "${entry}": ${p}`));
+      if (parsed.prefix.host === registryDomain.toLowerCase()) {
+        problems.push(`privateRegistries[${i}] "${entry}": is on registryDomain ${registryDomain}, whose images are pulled directly with the license, never through the proxy`);
+      }
+      privateRegistries.push(parsed.prefix);
     });
   }
 

@@ -1,7 +1,7 @@
 import { INJECT_LABEL, OPT_OUT_VALUE } from './labels.ts';
 import { mutatePod, type MutationPolicy, type PodMutation } from './mutate-pod.ts';
 import type { MutationMode } from './pod-images.ts';
-import { isRecord } from './pod-images.ts';
+import { isRecord } from '../util/is-record.ts';
 import { allowed, patched, type AdmissionResponse } from './response.ts';
 import type { AdmissionRequest } from './review.ts';
 

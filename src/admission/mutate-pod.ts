@@ -2,7 +2,8 @@ import type { Operation } from 'fast-json-patch';
 import { hostOf, rewriteImage, type RewritePolicy } from '../image/rewrite.ts';
 import { pointer } from './json-pointer.ts';
 import { ORIGINAL_IMAGES_ANNOTATION } from './labels.ts';
-import { imageSlots, isRecord, type ImageSlot, type MutationMode } from './pod-images.ts';
+import { isRecord } from '../util/is-record.ts';
+import { imageSlots, type ImageSlot, type MutationMode } from './pod-images.ts';
 
 /** Everything the pure Pod mutation needs to know, resolved once from configuration and license. */
 export interface MutationPolicy {
@@ -28,6 +29,22 @@ export interface PodMutation {
 }
 
 const NO_MUTATION: PodMutation = Object.freeze({ patch: [], warnings: [], rewrites: [], usesPullSecret: false });
+
+// The API server truncates each warning at 256 characters and drops them past 4 KiB in all.
+const SHOWN_IMAGE_MAX = 120;
+
+/**
+ * An image as quoted in a warning (and so in logs): cut to a readable length, and without the
+ * `user:password@` a mistaken `https://user:token@host/x` would carry.
+ */
+export function shownImage(image: string): string {
+  const safe = image.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@\s:]+:[^/@\s]+@(?=[^/]+\/)/i, '$1***@');
+  return safe.length > SHOWN_IMAGE_MAX ? `${safe.slice(0, SHOWN_IMAGE_MAX)}…` : safe;
+}
+
+function capped(warning: string): string {
+  return warning.length > 250 ? `${warning.slice(0, 249)}…` : warning;
+}
 
 function slotKey(slot: ImageSlot): string {
   return `${slot.location}/${slot.name}`;
@@ -105,10 +122,10 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
         if (hostOf(slot.image) === policy.registryDomain.toLowerCase()) pullsWithSecret = true;
         break;
       case 'invalid':
-        warnings.push(`pullgate: ${key}: image "${slot.image}" is not a valid reference (${outcome.reason}); left unchanged`);
+        warnings.push(capped(`pullgate: ${key}: image "${shownImage(slot.image)}" is not a valid reference (${outcome.reason.replaceAll(slot.image, shownImage(slot.image))}); left unchanged`));
         break;
       case 'too-long':
-        warnings.push(`pullgate: ${key}: proxying image "${slot.image}" would exceed the 255-character name limit; left unchanged`);
+        warnings.push(`pullgate: ${key}: proxying image "${shownImage(slot.image)}" would exceed the 255-character name limit; left unchanged`);
         break;
     }
   }
@@ -123,11 +140,7 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
     referencesSecret = true;
   }
   if (pullsWithSecret && !referencesSecret) {
-    warnings.push(
-      `pullgate: this Pod pulls through ${policy.rewrite.proxyDomain} but does not reference the pull secret ` +
-        `"${policy.pullSecretName}" (imagePullSecrets cannot change after creation); its images may fail to pull. ` +
-        'Recreate the Pod to attach it.',
-    );
+    warnings.push(`pullgate: no pull secret "${policy.pullSecretName}" on this Pod (fixed at creation); proxied images may fail to pull. Recreate the Pod.`);
   }
 
   // Through the ephemeralcontainers subresource the API server keeps only ephemeral containers,

@@ -1,3 +1,4 @@
+import { isRecord } from '../util/is-record.ts';
 import { pointer } from './json-pointer.ts';
 
 /** Which admission operation a mutation serves; each may change a different set of fields. */
@@ -23,10 +24,6 @@ const CONTAINER_LOCATIONS: Record<MutationMode, readonly ImageLocation[]> = {
   // The ephemeralcontainers subresource keeps nothing but ephemeral containers.
   ephemeral: ['ephemeralContainers'],
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Lists the image references a mutation in `mode` may rewrite. Entries that are not shaped like
@@ -54,5 +51,3 @@ export function imageSlots(spec: Record<string, unknown>, mode: MutationMode): I
   }
   return slots;
 }
-
-export { isRecord };

@@ -1,4 +1,5 @@
-import { HttpError } from '../server/errors.ts';
+import { HttpError } from '../errors.ts';
+import { isRecord } from '../util/is-record.ts';
 
 export const REVIEW_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type ReviewVersion = (typeof REVIEW_VERSIONS)[number];
@@ -22,15 +23,14 @@ export interface DecodedReview {
   request: AdmissionRequest;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Validates the envelope of an AdmissionReview; the Pod inside is checked later, by the mutation. */
 export function decodeReview(body: unknown): DecodedReview {
-  if (!isObj(body) || body.kind !== 'AdmissionReview' || !REVIEW_VERSIONS.includes(body.apiVersion as ReviewVersion)) {
+  if (!isRecord(body) || body.kind !== 'AdmissionReview' || !REVIEW_VERSIONS.includes(body.apiVersion as ReviewVersion)) {
     throw new HttpError('NOT_ADMISSION_REVIEW');
   }
   const request = body.request;
-  if (!isObj(request)) throw new HttpError('NOT_ADMISSION_REVIEW', 'request is missing');
+  if (!isRecord(request)) throw new HttpError('NOT_ADMISSION_REVIEW', 'request is missing');
   if (typeof request.uid !== 'string' || request.uid === '') throw new HttpError('MISSING_UID');
   return { apiVersion: body.apiVersion as ReviewVersion, request: request as unknown as AdmissionRequest };
 }

@@ -15,8 +15,8 @@ export const NAME_TOTAL_LENGTH_MAX = 255;
 export const DOCKER_HUB_DOMAIN = 'docker.io';
 // Names for Docker Hub that normalize to docker.io: the legacy index host (distribution) and the
 // registry API host (the contract's addition). Like distribution, matched exactly as written.
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['index.docker.io', 'registry-1.docker.io']);
-const OFFICIAL_REPO_PREFIX = 'library/';
+export const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['index.docker.io', 'registry-1.docker.io']);
+export const OFFICIAL_REPO_PREFIX = 'library/';
 
 /**
  * A parsed reference. `domain` is written as in the input (it may hold upper case and a port);

@@ -7,7 +7,7 @@
 // component, and path components are lower-case letters, digits and . _ - only: no ":" or "[]".
 
 import { DOMAIN_AND_PORT, DOMAIN_NAME, PATH_COMPONENT } from './grammar.ts';
-import { DOCKER_HUB_DOMAIN } from './reference.ts';
+import { DOCKER_HUB_ALIASES, DOCKER_HUB_DOMAIN } from './reference.ts';
 
 /** A normalized `privateRegistries` entry: a lower-case host and zero or more path segments. */
 export interface RegistryPrefix {
@@ -22,7 +22,7 @@ export type ParsedRegistryPrefix =
 
 // Every spelling of Docker Hub's host, lower case. Config hosts are case-insensitive, so unlike
 // image references these are matched after lower-casing.
-const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set([DOCKER_HUB_DOMAIN, 'index.docker.io', 'registry-1.docker.io']);
+export const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set([DOCKER_HUB_DOMAIN, ...DOCKER_HUB_ALIASES]);
 
 const PATH_COMPONENT_RULE = 'lower-case letters and digits, separated by ".", "_", "__" or dashes';
 

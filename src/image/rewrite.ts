@@ -4,10 +4,12 @@
 // `docker.io/library` becomes `<proxy>/proxy/<app>/docker.io/library/nginx`, the same repository
 // a runtime would have pulled, with the tag and digest exactly as given (none is invented).
 
-import { prefixCovers, type RegistryPrefix } from './registry-prefix.ts';
+import { DOCKER_HUB_HOSTS, prefixCovers, type RegistryPrefix } from './registry-prefix.ts';
 import {
+  DOCKER_HUB_DOMAIN,
   formatReference,
   InvalidReferenceError,
+  OFFICIAL_REPO_PREFIX,
   NAME_TOTAL_LENGTH_MAX,
   parseNormalizedReference,
   referenceName,
@@ -37,6 +39,17 @@ export type RewriteOutcome =
   /** Private, but the proxied name would pass 255 characters: unchanged; the caller warns. */
   | { readonly kind: 'too-long'; readonly image: string; readonly candidate: string };
 
+/**
+ * Where a reference really pulls from. Hosts compare case-insensitively (contract), so every case
+ * of Docker Hub's spellings is Docker Hub, with `library/` for one-level names, although the
+ * distribution parser, being exact, keeps `INDEX.DOCKER.IO` as a host of its own.
+ */
+function registryLocation(ref: ImageReference): { host: string; path: string } {
+  const host = ref.domain.toLowerCase();
+  if (!DOCKER_HUB_HOSTS.has(host)) return { host, path: ref.path };
+  return { host: DOCKER_HUB_DOMAIN, path: ref.path.includes('/') ? ref.path : OFFICIAL_REPO_PREFIX + ref.path };
+}
+
 export function rewriteImage(image: string, policy: RewritePolicy): RewriteOutcome {
   let ref: ImageReference;
   try {
@@ -47,15 +60,15 @@ export function rewriteImage(image: string, policy: RewritePolicy): RewriteOutco
   }
   // Exact host comparison, port included: `proxy.example.com.evil` or `proxy.example.com:8443`
   // are other registries.
-  const host = ref.domain.toLowerCase();
+  const { host, path } = registryLocation(ref);
   if (host === policy.proxyDomain.toLowerCase()) return { kind: 'proxied', image };
-  if (!policy.privateRegistries.some((prefix) => prefixCovers(prefix, host, ref.path))) {
+  if (!policy.privateRegistries.some((prefix) => prefixCovers(prefix, host, path))) {
     return { kind: 'unchanged', image };
   }
   const proxied: ImageReference = {
     domain: policy.proxyDomain,
     // The host goes in lower case: a path component cannot hold upper case.
-    path: `proxy/${policy.appSlug}/${host}/${ref.path}`,
+    path: `proxy/${policy.appSlug}/${host}/${path}`,
     tag: ref.tag,
     digest: ref.digest,
   };
@@ -70,7 +83,7 @@ export function rewriteImage(image: string, policy: RewritePolicy): RewriteOutco
  */
 export function hostOf(image: string): string | undefined {
   try {
-    const host = parseNormalizedReference(image).domain.toLowerCase();
+    const { host } = registryLocation(parseNormalizedReference(image));
     return host === '' ? undefined : host;
   } catch {
     return undefined;

@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Prometheus metrics. Labels carry decisions and namespaces only, never image credentials. */
+/** Prometheus metrics. Labels are operations, decisions, locations and results: never names or credentials. */
 export interface Metrics {
   registry: Registry;
   admissions: Counter<'operation' | 'decision'>;

@@ -3,7 +3,7 @@ import { admit, type AdmissionContext } from '../admission/admit.ts';
 import { allowed, reviewOf } from '../admission/response.ts';
 import { decodeReview, type DecodedReview } from '../admission/review.ts';
 import type { Logger } from '../logger.ts';
-import { HttpError } from './errors.ts';
+import { HttpError } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
 import { isJsonContentType, readBody } from './read-body.ts';
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './errors.ts';
+import { HttpError } from '../errors.ts';
 
 /** The API server sends objects of at most 3 MiB; an UPDATE review carries two of them. */
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;

@@ -90,7 +90,7 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     onResult: (result) => metrics.pullSecretEnsures.inc({ result }),
   });
   const state = createAdmissionState(loaded, options.ownNamespace, keeper);
-  const licenseWatch = followLicense(loaded.config.licenseFile, (license) => state.setLicense(license), logger);
+  const licenseWatch = followLicense(loaded.config.licenseFile, loaded.license, (license) => state.setLicense(license), logger);
 
   let ready = false;
   let draining = false;
@@ -121,6 +121,9 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
   metricsServer.on('error', logServerError);
   ready = true;
   const { settings, config } = loaded;
+  for (const served of [config.namespaces.application, ...config.namespaces.additional]) {
+    if (served === options.ownNamespace) logger.warn({ namespace: served }, "configured namespace is pullgate's own namespace, which is never served");
+  }
   logger.info(
     {
       port,

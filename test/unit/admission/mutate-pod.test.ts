@@ -176,3 +176,29 @@ describe('mutatePod on pods/ephemeralcontainers with the stored Pod', () => {
     expect(mutatePod(next, 'ephemeral', POLICY).patch).toHaveLength(2);
   });
 });
+
+describe('warnings', () => {
+  it('never echo a password written into an image, and stay short', () => {
+    const pod = { metadata: {}, spec: { containers: [{ name: 'a', image: 'https://user:s3cret-token@quay.io/acme/x:1' }, { name: 'b', image: `UPPER/${'x'.repeat(400)}` }] } };
+    const { warnings } = mutatePod(pod, 'create', POLICY);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).not.toContain('s3cret-token');
+    expect(warnings[0]).toContain('https://***@quay.io/acme/x:1');
+    for (const w of warnings) expect(w.length).toBeLessThanOrEqual(256);
+  });
+
+  it('keep digests and tags intact when there is no password', () => {
+    const pod = { metadata: {}, spec: { containers: [{ name: 'a', image: 'Bad/Name:1@sha256:abc' }] } };
+    expect(mutatePod(pod, 'create', POLICY).warnings[0]).toContain('"Bad/Name:1@sha256:abc"');
+  });
+});
+
+describe('warnings about long invalid references', () => {
+  it('stay within the API server limit even when the parser quotes the reference', () => {
+    const image = 'a'.repeat(64);
+    const pod = { metadata: {}, spec: { containers: [{ name: 'c'.repeat(60), image: `${image}` }, { name: 'd', image: `x/${'Y'.repeat(300)}` }] } };
+    const { warnings } = mutatePod(pod, 'create', POLICY);
+    expect(warnings.length).toBeGreaterThanOrEqual(1);
+    for (const w of warnings) expect(w.length).toBeLessThanOrEqual(256);
+  });
+});

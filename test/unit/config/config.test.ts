@@ -293,3 +293,11 @@ describe('loadConfig', () => {
     expect(problems).toEqual([`license.file "${dir.path}/no-license.yaml": cannot read: ENOENT`]);
   });
 });
+
+describe('privateRegistries and registryDomain', () => {
+  it('refuses a private registry on the vendor registry, whose images are never proxied', () => {
+    const problems: string[] = [];
+    validateConfig({ ...MINIMAL, registryDomain: 'registry.example.com', privateRegistries: ['quay.io/acme', 'REGISTRY.example.com/my-app'] }, undefined, problems);
+    expect(problems).toEqual([expect.stringMatching(/^privateRegistries\[1\] "REGISTRY.example.com\/my-app": is on registryDomain registry.example.com/)]);
+  });
+});

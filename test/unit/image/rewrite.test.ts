@@ -211,3 +211,16 @@ describe('hostOf', () => {
     expect(hostOf(image)).toBeUndefined();
   });
 });
+
+describe('Docker Hub spellings in any case', () => {
+  const policy = { proxyDomain: 'proxy.example.com', appSlug: 'my-app', privateRegistries: [{ host: 'docker.io', pathSegments: ['acme'] }, { host: 'docker.io', pathSegments: ['library', 'nginx'] }] };
+  it.each([
+    ['INDEX.DOCKER.IO/acme/app:1', 'proxy.example.com/proxy/my-app/docker.io/acme/app:1'],
+    ['Registry-1.Docker.io/acme/app:1', 'proxy.example.com/proxy/my-app/docker.io/acme/app:1'],
+    ['DOCKER.IO/acme/app:1', 'proxy.example.com/proxy/my-app/docker.io/acme/app:1'],
+    ['INDEX.DOCKER.IO/nginx:1', 'proxy.example.com/proxy/my-app/docker.io/library/nginx:1'],
+  ])('%s is Docker Hub', (image, expected) => {
+    expect(rewriteImage(image, policy)).toEqual({ kind: 'rewritten', image: expected, original: image });
+    expect(hostOf(image)).toBe('docker.io');
+  });
+});

@@ -1,9 +1,9 @@
 // followLicense: the mounted license Secret changes, pullgate picks the new one up.
-import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { followLicense } from '../../../src/license/license-source.ts';
-import type { License } from '../../../src/license/license.ts';
+import { parseLicense, type License } from '../../../src/license/license.ts';
 import { LICENSE_ID, licenseYaml, tempDir, writeLicense } from '../helpers/fixtures.ts';
 import { captureLogs } from '../helpers/logs.ts';
 
@@ -16,6 +16,11 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<voi
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 600));
+
+/** The license in force at start-up: what the file says now. */
+function current(path: string): License {
+  return parseLicense(readFileSync(path, 'utf8'));
+}
 
 describe('followLicense', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -35,7 +40,7 @@ describe('followLicense', () => {
   it('hands over a rewritten license file', async () => {
     const path = writeLicense(dir.path, { customerName: 'First' });
     const logs = captureLogs();
-    watch = followLicense(path, (l) => seen.push(l), logs.logger);
+    watch = followLicense(path, current(path), (l) => seen.push(l), logs.logger);
     writeLicense(dir.path, { customerName: 'Second', expiresAt: '2020-01-01T00:00:00Z' });
     await waitFor(() => seen.length > 0);
     expect(seen.at(-1)).toMatchObject({ customerName: 'Second', expiresAt: new Date('2020-01-01T00:00:00Z') });
@@ -46,12 +51,21 @@ describe('followLicense', () => {
   it('keeps the last good license when the new file is invalid, and says why without the ID', async () => {
     const path = writeLicense(dir.path);
     const logs = captureLogs();
-    watch = followLicense(path, (l) => seen.push(l), logs.logger);
+    watch = followLicense(path, current(path), (l) => seen.push(l), logs.logger);
     writeFileSync(path, `apiVersion: kots.io/v1beta1\nkind: License\nspec:\n  licenseID: ${LICENSE_ID}\n`);
     await waitFor(() => logs.records().some((r) => r.msg === 'license update rejected; keeping the previous license'));
     expect(seen).toEqual([]);
     expect(String(logs.records().find((r) => r.level === 50)?.reason)).toContain('spec.appSlug is required');
     expect(logs.text()).not.toContain(LICENSE_ID);
+  });
+
+  it('catches an edit made between start-up and the watch', async () => {
+    const path = writeLicense(dir.path, { customerName: 'At start-up' });
+    const atStart = current(path);
+    writeLicense(dir.path, { customerName: 'Edited meanwhile' });
+    watch = followLicense(path, atStart, (l) => seen.push(l), captureLogs().logger);
+    await waitFor(() => seen.length > 0);
+    expect(seen.map((l) => l.customerName)).toEqual(['Edited meanwhile']);
   });
 
   it('follows a Kubernetes Secret volume update (..data symlink swap)', async () => {
@@ -61,7 +75,7 @@ describe('followLicense', () => {
     writeFileSync(join(first, 'license.yaml'), licenseYaml({ customerName: 'Mounted' }));
     symlinkSync('..2026_01_01_00_00_00.000000001', join(dir.path, '..data'));
     symlinkSync('..data/license.yaml', join(dir.path, 'license.yaml'));
-    watch = followLicense(join(dir.path, 'license.yaml'), (l) => seen.push(l), captureLogs().logger);
+    watch = followLicense(join(dir.path, 'license.yaml'), current(join(dir.path, 'license.yaml')), (l) => seen.push(l), captureLogs().logger);
 
     const second = join(dir.path, '..2026_01_02_00_00_00.000000002');
     mkdirSync(second);
@@ -75,7 +89,7 @@ describe('followLicense', () => {
 
   it('ignores other files in the directory, unchanged content, and everything after close()', async () => {
     const path = writeLicense(dir.path);
-    watch = followLicense(path, (l) => seen.push(l), captureLogs().logger);
+    watch = followLicense(path, current(path), (l) => seen.push(l), captureLogs().logger);
     writeFileSync(join(dir.path, 'unrelated.txt'), 'x');
     await settle();
     expect(seen).toEqual([]);
