@@ -30,13 +30,17 @@ const pod = fc.record(
   {
     apiVersion: fc.constant('v1'),
     kind: fc.constant('Pod'),
-    metadata: fc.record(
-      {
-        name,
-        labels: fc.dictionary(fc.constantFrom('app', 'tier'), fc.constantFrom('x', 'y')),
-        annotations: fc.dictionary(fc.constantFrom('a/b', 'x~y', 'plain'), fc.string()),
-      },
-      { requiredKeys: ['name'] },
+    // Shapes a JSON patch must cope with: metadata or annotations absent, or explicitly null.
+    metadata: fc.oneof(
+      { weight: 8, arbitrary: fc.record(
+        {
+          name,
+          labels: fc.dictionary(fc.constantFrom('app', 'tier'), fc.constantFrom('x', 'y')),
+          annotations: fc.oneof({ weight: 5, arbitrary: fc.dictionary(fc.constantFrom('a/b', 'x~y', 'plain'), fc.string()) }, { weight: 1, arbitrary: fc.constant(null) }),
+        },
+        { requiredKeys: ['name'] },
+      ) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
     ),
     spec: fc.record(
       {
@@ -44,13 +48,16 @@ const pod = fc.record(
         initContainers: fc.array(container, { maxLength: 2 }),
         ephemeralContainers: fc.array(container, { maxLength: 2 }),
         volumes: fc.array(volume, { maxLength: 3 }),
-        imagePullSecrets: fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'my-app-registry') }), { maxLength: 3 }),
+        imagePullSecrets: fc.oneof(
+          { weight: 5, arbitrary: fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'my-app-registry') }), { maxLength: 3 }) },
+          { weight: 1, arbitrary: fc.constant(null) },
+        ),
         nodeSelector: fc.dictionary(fc.constantFrom('zone'), fc.constantFrom('z1')),
       },
       { requiredKeys: ['containers'] },
     ),
   },
-  { requiredKeys: ['apiVersion', 'kind', 'metadata', 'spec'] },
+  { requiredKeys: ['apiVersion', 'kind', 'spec'] },
 );
 const mode = fc.constantFrom<MutationMode>('create', 'update', 'ephemeral');
 
@@ -60,19 +67,19 @@ const LOCATIONS: Record<MutationMode, string[]> = {
   ephemeral: ['ephemeralContainers'],
 };
 
-type AnyPod = { metadata: { annotations?: Record<string, string> }; spec: Record<string, Array<Record<string, any>> | undefined> };
+type AnyPod = { metadata?: { annotations?: Record<string, string> | null }; spec: Record<string, Array<Record<string, any>> | undefined | null> };
 
 /** The Pod with every image, the pull secret list and pullgate's annotation blanked out. */
 function withoutMutableParts(p: AnyPod) {
   const copy = deepClone(p) as AnyPod;
   for (const location of ['containers', 'initContainers', 'ephemeralContainers']) copy.spec[location]?.forEach((c) => (c.image = '*'));
   copy.spec.volumes?.forEach((v) => v.image && (v.image.reference = '*'));
+  // pullgate may add imagePullSecrets, annotations and metadata where they were absent or null:
+  // empty or missing, they are the same Pod.
   delete copy.spec.imagePullSecrets;
-  if (copy.metadata.annotations) {
-    delete copy.metadata.annotations['pullgate.dev/original-images'];
-    // pullgate creates the map when the Pod had none; an empty one is the same Pod.
-    if (Object.keys(copy.metadata.annotations).length === 0) delete copy.metadata.annotations;
-  }
+  if (copy.metadata?.annotations) delete copy.metadata.annotations['pullgate.dev/original-images'];
+  if (copy.metadata && (copy.metadata.annotations === null || Object.keys(copy.metadata.annotations ?? {}).length === 0)) delete copy.metadata.annotations;
+  if (copy.metadata && Object.keys(copy.metadata).length === 0) delete copy.metadata;
   return copy;
 }
 
@@ -104,6 +111,12 @@ describe('mutatePod properties', () => {
           expect(names.filter((n) => n === 'my-app-registry').length).toBe(mutation.usesPullSecret ? 1 : 0);
         }
         if (m !== 'create') expect(result.spec.imagePullSecrets).toEqual(before.spec.imagePullSecrets);
+
+        // The annotation maps each rewritten slot to its original (the last one, for duplicate names).
+        const recorded = result.metadata?.annotations?.['pullgate.dev/original-images'];
+        const expectedOriginals = Object.fromEntries(mutation.rewrites.map((r) => [r.key, r.from]));
+        if (mutation.rewrites.length === 0) expect(recorded).toBe(before.metadata?.annotations?.['pullgate.dev/original-images']);
+        else if (m !== 'ephemeral') expect(JSON.parse(recorded!)).toMatchObject(expectedOriginals);
 
         expect(mutatePod(result, m, POLICY).patch).toEqual([]);
       }),
