@@ -18,7 +18,7 @@ import { createHttpsServer } from '../src/server/https-server.ts';
 import { createMetrics } from '../src/server/metrics.ts';
 import { createMutateHandler } from '../src/server/mutate-handler.ts';
 import { createOpsApp } from '../src/server/ops-app.ts';
-import { createCertificateAuthority, issueServingCert } from '../test/cluster/certs.ts';
+import { createCertificateAuthority, issueServingCert } from '../src/tls/certificates.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);

@@ -4,7 +4,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, generateRsaKeyPair, issueClientCert, issueServingCert } from './certs.ts';
+import { createCertificateAuthority, generateRsaKeyPair, issueClientCert, issueServingCert } from '../../src/tls/certificates.ts';
 import { clusterClient, type ClusterClient, type ClusterInfo } from './client.ts';
 import { ensureBinaries } from './ensure-binaries.ts';
 import { writeKubeconfig } from './kubeconfig.ts';

@@ -2,5 +2,5 @@
 export { startCluster, DEFAULT_CONTROLLERS, type Cluster, type StartClusterOptions } from './cluster.ts';
 export { clusterClient, CommandError, type ClusterClient, type ClusterInfo, type RunOptions, type RunResult } from './client.ts';
 export { ensureBinaries, controlPlaneUnavailableReason, GoToolchainMissingError, isCI } from './ensure-binaries.ts';
-export { createCertificateAuthority, issueServingCert, issueClientCert, generateRsaKeyPair, type CertificateAuthority, type CertAndKey } from './certs.ts';
+export { createCertificateAuthority, issueServingCert, issueClientCert, generateRsaKeyPair, type CertificateAuthority, type CertAndKey } from '../../src/tls/certificates.ts';
 export { renderKubeconfig, writeKubeconfig } from './kubeconfig.ts';

@@ -6,7 +6,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueServingCert } from './certs.ts';
+import { createCertificateAuthority, issueServingCert } from '../../src/tls/certificates.ts';
 import { startCluster, type Cluster } from './cluster.ts';
 import { ensureBinaries } from './ensure-binaries.ts';
 

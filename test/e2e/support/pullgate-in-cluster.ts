@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify, parse } from 'yaml';
 import { validateConfig } from '../../../src/config.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
-import { createCertificateAuthority, issueServingCert } from '../../cluster/certs.ts';
+import { createCertificateAuthority, issueServingCert } from '../../../src/tls/certificates.ts';
 import type { ClusterClient, ClusterInfo } from '../../cluster/client.ts';
 import { freePorts } from '../../cluster/ports.ts';
 import { startSupervised, type SupervisedProcess } from '../../cluster/supervised-process.ts';

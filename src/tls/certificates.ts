@@ -1,6 +1,7 @@
-// X.509 material for the test control plane. Keys come from node:crypto (native RSA generation
-// takes milliseconds; node-forge's pure-JS generation takes seconds per 2048-bit key); node-forge
-// only builds and signs the certificates, which node:crypto cannot do.
+// X.509 material: a CA, serving certificates and client certificates, for local serving
+// (`npm run certs`), the test control plane and tests. Keys come from node:crypto (native RSA
+// generation takes milliseconds; node-forge's pure-JS generation takes seconds per 2048-bit key);
+// node-forge only builds and signs the certificates, which node:crypto cannot do.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
@@ -31,7 +32,7 @@ interface IssueSpec {
   sans?: string[];
 }
 
-const VALIDITY_MS = 7 * 24 * 3600_000;
+const DEFAULT_VALIDITY_DAYS = 7;
 
 export function generateRsaKeyPair(bits = 2048): KeyPair {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
@@ -47,13 +48,13 @@ function serialNumber(): string {
   return '01' + randomBytes(15).toString('hex');
 }
 
-function baseCertificate(publicKeyPem: string, subject: forge.pki.CertificateField[]): forge.pki.Certificate {
+function baseCertificate(publicKeyPem: string, subject: forge.pki.CertificateField[], validityDays: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   cert.serialNumber = serialNumber();
   // Backdated a minute so a freshly issued certificate is valid despite small clock skew.
   cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + VALIDITY_MS);
+  cert.validity.notAfter = new Date(Date.now() + validityDays * 24 * 3600_000);
   cert.setSubject(subject);
   return cert;
 }
@@ -71,10 +72,10 @@ function altNames(sans: string[]): { type: number; value?: string; ip?: string }
   return sans.map((s) => (isIP(s) ? { type: 7, ip: s } : { type: 2, value: s }));
 }
 
-export function createCertificateAuthority(commonName = 'pullgate-test-ca'): CertificateAuthority {
+export function createCertificateAuthority(commonName = 'pullgate-ca', validityDays = DEFAULT_VALIDITY_DAYS): CertificateAuthority {
   const keys = generateRsaKeyPair();
   const subject = subjectOf(commonName);
-  const cert = baseCertificate(keys.publicKeyPem, subject);
+  const cert = baseCertificate(keys.publicKeyPem, subject, validityDays);
   cert.setIssuer(subject);
   cert.setExtensions([
     { name: 'basicConstraints', cA: true, critical: true },
@@ -85,7 +86,7 @@ export function createCertificateAuthority(commonName = 'pullgate-test-ca'): Cer
   cert.sign(caKey, forge.md.sha256.create());
 
   const issue = (spec: IssueSpec): string => {
-    const leaf = baseCertificate(spec.publicKeyPem, subjectOf(spec.commonName, spec.organizations));
+    const leaf = baseCertificate(spec.publicKeyPem, subjectOf(spec.commonName, spec.organizations), validityDays);
     leaf.setIssuer(cert.subject.attributes);
     const extensions: object[] = [
       { name: 'basicConstraints', cA: false },
