@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics. Labels are operations, decisions, locations and results: never names or credentials. */
@@ -49,4 +50,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers: [registry],
     }),
   };
+}
+
+/** Plain HTTP, its own port: scrapers need no TLS trust, and the webhook port serves the API server only. */
+export function createMetricsServer(metrics: Metrics): Server {
+  return createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?', 1)[0] === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text))
+        .catch(() => res.writeHead(500).end());
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
 }

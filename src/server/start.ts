@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -10,7 +10,7 @@ import type { Logger } from '../logger.ts';
 import { readTlsFiles, reloadOnChange, type TlsFiles } from '../tls/serving-certificate.ts';
 import { createAdmissionState } from './admission-state.ts';
 import { createHttpsServer } from './https-server.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, createMetricsServer } from './metrics.ts';
 import { createMutateHandler } from './mutate-handler.ts';
 import { createOpsApp } from './ops-app.ts';
 import { DEFAULT_BODY_LIMIT } from './read-body.ts';
@@ -104,16 +104,7 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
   // After start, a server error (say EMFILE on accept) is logged, not left to crash the process.
   const logServerError = (err: Error) => logger.error({ err: err.message }, 'server error');
   const tlsWatch = reloadOnChange(server, options.tls, logger);
-  const metricsServer = createHttpServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?', 1)[0] === '/metrics') {
-      metrics.registry
-        .metrics()
-        .then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text))
-        .catch(() => res.writeHead(500).end());
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-  });
+  const metricsServer = createMetricsServer(metrics);
 
   const port = await listen(server, options.port, options.host);
   const metricsPort = await listen(metricsServer, options.metricsPort, options.host);
