@@ -1,9 +1,11 @@
 // `npm run demo`: a real control plane on this machine, pullgate in front of it, and a vendor's
 // application installed twice, with kubectl and with helm. Prints each Pod's images before and
 // after admission and the pull Secret pullgate created. Nothing is left running afterwards.
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { clusterClient, type ClusterClient } from '../test/cluster/client.ts';
 import { startCluster } from '../test/cluster/cluster.ts';
+import { GoToolchainMissingError } from '../test/cluster/ensure-binaries.ts';
 import { startPullgateInCluster } from '../test/e2e/support/pullgate-in-cluster.ts';
 import { ADDITIONAL_NAMESPACE, APP_NAMESPACE, SECRET_NAME } from '../test/e2e/support/scenario.ts';
 
@@ -45,7 +47,14 @@ async function printSecret(client: ClusterClient, ns: string): Promise<void> {
   console.log(`    .dockerconfigjson auths for: ${Object.keys(config.auths).join(', ')} ${dim('(credential not shown)')}`);
 }
 
-const cluster = await startCluster();
+const cluster = await startCluster().catch((err: Error) => {
+  // A cold machine builds the control plane first (progress above); without Go it cannot.
+  if (err instanceof GoToolchainMissingError) {
+    console.error(`\n${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+});
 try {
   const client = clusterClient(cluster.info);
   const pullgate = await startPullgateInCluster(cluster.info, client);
@@ -60,6 +69,12 @@ try {
   await client.helm(['install', 'acme', fixture('charts/acme-platform'), '--namespace', ADDITIONAL_NAMESPACE]);
   printPods(await waitForPods(client, ADDITIONAL_NAMESPACE, 4));
   await printSecret(client, ADDITIONAL_NAMESPACE);
+  console.log(bold(`\n3. helm template acme test/fixtures/charts/acme-platform | pullgate preview -f -   (offline, no cluster)`));
+  const rendered = (await client.helm(['template', 'acme', fixture('charts/acme-platform')])).stdout;
+  const preview = spawnSync(process.execPath, [fileURLToPath(new URL('../dist/main.js', import.meta.url)), 'preview', '--config', pullgate.configPath, '-f', '-'], { input: rendered, encoding: 'utf8' });
+  if (preview.status !== 0) throw new Error(`pullgate preview failed: ${preview.stderr}`);
+  for (const line of preview.stdout.split('\n').filter((l) => /^\s*(image|kind):/.test(l))) console.log(`  ${line.trim()}`);
+
   console.log(`\nThe Pods stay Pending: this control plane has no scheduler or kubelet; admission is what is shown.`);
   await pullgate.process.stop();
 } finally {
