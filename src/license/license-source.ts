@@ -17,7 +17,7 @@ export function followLicense(path: string, current: License, onChange: (license
       .then((text) => {
         const license = parseLicense(text);
         const serialized = JSON.stringify(license);
-        if (serialized === applied) return;
+        if (serialized === applied) return void logger.debug({ file: path }, 'license file read, unchanged');
         onChange(license);
         applied = serialized;
         logger.info({ file: path, appSlug: license.appSlug, expiresAt: license.expiresAt?.toISOString() }, 'license reloaded');

@@ -216,7 +216,7 @@ function imageAt(template: unknown, key: string): string {
 
 function parseOutput(text: string): any[] {
   const docs = parseAllDocuments(text);
-  expect(Array.isArray(docs)).toBe(true);
+  expect(Array.isArray(docs) && docs.length > 0, 'output holds at least one document').toBe(true);
   for (const doc of docs as ReturnType<typeof parseAllDocuments> & unknown[]) expect(doc.errors).toEqual([]);
   return (docs as Array<{ toJS(): unknown }>).map((d) => d.toJS());
 }
@@ -483,17 +483,22 @@ describe('configuration problems', () => {
 describe('pullgate serve', () => {
   it('refuses to start outside a cluster without a kubeconfig, rather than warn on every Pod', async () => {
     const serveDir = tempDir('pullgate-cli-nokube-');
-    const tls = generateTls(serveDir.path);
-    const { configFile: cfg } = writeSetup(serveDir.path);
-    const out = await runCli(['serve', '--config', cfg, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile]);
-    expect(out.code).toBe(1);
-    expect(out.stderr).toContain('not running in a cluster: pass --kubeconfig FILE (or set KUBECONFIG)');
+    try {
+      const tls = generateTls(serveDir.path);
+      const { configFile: cfg } = writeSetup(serveDir.path);
+      const out = await runCli(['serve', '--config', cfg, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile]);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain('not running in a cluster: pass --kubeconfig FILE (or set KUBECONFIG)');
+    } finally {
+      serveDir.remove();
+    }
   });
 
   it('serves HTTPS with the given certificate and stops cleanly on SIGTERM', async () => {
     const serveDir = tempDir('pullgate-cli-serve-');
     const tls = generateTls(serveDir.path);
     const stub = await startKubeStub(tls);
+    let running: ReturnType<typeof spawn> | undefined;
     try {
       const kubeconfig = stub.writeKubeconfig(join(serveDir.path, 'kubeconfig'));
       const { configFile: cfg } = writeSetup(serveDir.path);
@@ -502,6 +507,7 @@ describe('pullgate serve', () => {
         [CLI, 'serve', '--config', cfg, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--kubeconfig', kubeconfig, '--namespace', 'pullgate'],
         { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
       );
+      running = child;
       let stdout = '';
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
@@ -526,6 +532,8 @@ describe('pullgate serve', () => {
       expect(stdout).not.toContain(LICENSE_ID);
       expect(stdout).not.toContain(AUTH);
     } finally {
+      // Already gone after a passing run; a failing one must not leave a server behind.
+      if (running && running.exitCode === null) running.kill('SIGKILL');
       await stub.close();
       serveDir.remove();
     }

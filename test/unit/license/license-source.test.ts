@@ -89,15 +89,19 @@ describe('followLicense', () => {
 
   it('ignores other files in the directory, unchanged content, and everything after close()', async () => {
     const path = writeLicense(dir.path);
-    watch = followLicense(path, current(path), (l) => seen.push(l), captureLogs().logger);
+    const logs = captureLogs();
+    watch = followLicense(path, current(path), (l) => seen.push(l), logs.logger);
     writeFileSync(join(dir.path, 'unrelated.txt'), 'x');
     await settle();
     expect(seen).toEqual([]);
 
     writeLicense(dir.path, { customerName: 'Changed' });
     await waitFor(() => seen.length === 1);
+    // The same content again: read (observed in the log), not handed over.
+    const unchangedReads = () => logs.records().filter((r) => r.msg === 'license file read, unchanged').length;
+    const before = unchangedReads();
     writeLicense(dir.path, { customerName: 'Changed' });
-    await settle();
+    await waitFor(() => unchangedReads() > before);
     expect(seen).toHaveLength(1);
 
     watch.close();
