@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { e2e, eventually, getJson, unavailable } from './support/env.ts';
-import { APP_NAMESPACE, proxied } from './support/scenario.ts';
+import { APP_NAMESPACE, OPT_IN_LABEL, proxied } from './support/scenario.ts';
+import { waitForScope } from './support/scope.ts';
 
 type Pod = { spec: { ephemeralContainers?: Array<{ name: string; image: string }>; containers: Array<{ image: string }> } };
 
@@ -58,7 +59,9 @@ describe.skipIf(unavailable)('kubectl debug on a Pod whose earlier debug contain
     await client.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
     // Not served yet: the first debug container keeps its private image.
     await client.kubectl(['debug', 'late', '-n', ns, '--image=quay.io/acme/debug-tools:1', '--container=first', '--attach=false']);
-    await client.kubectl(['label', 'namespace', ns, 'pullgate.dev/inject=enabled']);
+    await client.kubectl(['label', 'namespace', ns, OPT_IN_LABEL]);
+    // The API server matches the label against its namespace cache: wait until it is in effect.
+    await waitForScope(ns, true);
     await client.kubectl(['debug', 'late', '-n', ns, '--image=quay.io/acme/debug-tools:2', '--container=second', '--attach=false']);
     const pod = await getJson<Pod>(client, ['pod', 'late', '-n', ns]);
     expect(pod.spec.ephemeralContainers?.map((c) => [c.name, c.image])).toEqual([

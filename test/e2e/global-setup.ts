@@ -22,6 +22,8 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const unavailable = controlPlaneUnavailableReason();
   if (unavailable) {
+    // The skipped tests alone would not say why: tell the person running them.
+    console.warn(`e2e tests skipped: ${unavailable}`);
     project.provide('e2e', { unavailable });
     return;
   }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { e2e, eventually, getJson, unavailable } from './support/env.ts';
 import { SECRET_NAME, proxied } from './support/scenario.ts';
+import { createServedNamespace } from './support/scope.ts';
 
 const CHART = fileURLToPath(new URL('../fixtures/charts/acme-platform', import.meta.url));
 
@@ -26,9 +27,7 @@ type Pod = { metadata: { name: string; labels: Record<string, string> }; spec: {
 describe.skipIf(unavailable)('helm install of an unmodified chart', () => {
   it('mutates every Pod and creates the pull secret in the release namespace', async () => {
     const { client } = e2e();
-    const ns = 'acme-platform';
-    await client.kubectl(['create', 'namespace', ns]);
-    await client.kubectl(['label', 'namespace', ns, 'pullgate.dev/inject=enabled']);
+    const ns = await createServedNamespace('acme-platform');
     const before = chartDigest();
     await client.helm(['install', 'acme', CHART, '--namespace', ns]);
     expect(chartDigest(), 'the chart on disk is untouched').toBe(before);

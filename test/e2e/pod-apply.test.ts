@@ -1,13 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { e2e, getJson, unavailable } from './support/env.ts';
+import { e2e, eventually, getJson, unavailable } from './support/env.ts';
 import { APP_NAMESPACE, LICENSE_ID, PROXY, REGISTRY, SECRET_NAME, proxied } from './support/scenario.ts';
+import { createServedNamespace } from './support/scope.ts';
 
-const manifest = (name: string) =>
+const manifest = (name: string, namespace = APP_NAMESPACE) =>
   stringify({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: APP_NAMESPACE, labels: { app: name } },
+    metadata: { name, namespace, labels: { app: name } },
     spec: {
       imagePullSecrets: [{ name: 'customer-own' }],
       initContainers: [{ name: 'migrate', image: 'quay.io/acme/migrate:3.1' }],
@@ -19,10 +20,18 @@ const manifest = (name: string) =>
     },
   });
 
+const auth = Buffer.from(`LICENSE_ID:${LICENSE_ID}`).toString('base64');
+const CONTRACT_DATA = Buffer.from(JSON.stringify({ auths: { [PROXY]: { auth }, [REGISTRY]: { auth } } })).toString('base64');
+
 describe.skipIf(unavailable)('kubectl apply of a Pod', () => {
+  // The Pod the first and third tests look at, created here so each test can run on its own.
+  beforeAll(async () => {
+    if (unavailable) return;
+    await e2e().client.kubectl(['apply', '-f', '-'], { input: manifest('plain') });
+  });
+
   it('rewrites private images, leaves public ones, appends the pull secret and records the originals', async () => {
     const { client } = e2e();
-    await client.kubectl(['apply', '-f', '-'], { input: manifest('plain') });
     const pod = await getJson(client, ['pod', 'plain', '-n', APP_NAMESPACE]);
 
     expect(pod.spec.initContainers[0].image).toBe(proxied('quay.io/acme/migrate:3.1'));
@@ -34,12 +43,16 @@ describe.skipIf(unavailable)('kubectl apply of a Pod', () => {
     });
   });
 
-  it('created the pull secret in the namespace, in the contract format', async () => {
+  it('creates the pull secret in the namespace, in the contract format, before the Pod is admitted', async () => {
     const { client } = e2e();
-    const secret = await getJson(client, ['secret', SECRET_NAME, '-n', APP_NAMESPACE]);
+    const ns = await createServedNamespace('pod-apply-secret');
+    expect((await client.kubectl(['get', 'secret', SECRET_NAME, '-n', ns], { allowFailure: true })).stderr).toMatch(/NotFound/);
+    await client.kubectl(['apply', '-f', '-'], { input: manifest('needs-secret', ns) });
+    // No wait: the secret exists by the time the admission response (and so kubectl) returns.
+    const secret = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
     expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
-    expect(secret.metadata.labels['app.kubernetes.io/managed-by']).toBe('pullgate');
-    const auth = Buffer.from(`LICENSE_ID:${LICENSE_ID}`).toString('base64');
+    expect(secret.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'pullgate' });
+    expect(Object.keys(secret.data)).toEqual(['.dockerconfigjson']);
     expect(JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString())).toEqual({ auths: { [PROXY]: { auth }, [REGISTRY]: { auth } } });
   });
 
@@ -72,30 +85,67 @@ describe.skipIf(unavailable)('kubectl apply of a Pod', () => {
 
   it('kubectl apply --dry-run=server returns the mutated Pod and creates nothing', async () => {
     const { client } = e2e();
-    const ns = 'dry-run-only';
-    await client.kubectl(['create', 'namespace', ns]);
-    await client.kubectl(['label', 'namespace', ns, 'pullgate.dev/inject=enabled']);
-    const out = await client.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: manifest('dry').replace(`namespace: ${APP_NAMESPACE}`, `namespace: ${ns}`) });
+    const ns = await createServedNamespace('dry-run-only');
+    const out = await client.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: manifest('dry', ns) });
     const pod = JSON.parse(out.stdout);
     expect(pod.spec.containers[0].image).toBe(proxied('docker.io/acme/web:1.0'));
-    expect(pod.spec.imagePullSecrets).toContainEqual({ name: SECRET_NAME });
-    expect((await client.kubectl(['get', 'pod', 'dry', '-n', ns], { allowFailure: true })).code).not.toBe(0);
+    expect(pod.spec.imagePullSecrets).toEqual([{ name: 'customer-own' }, { name: SECRET_NAME }]);
+    expect((await client.kubectl(['get', 'pod', 'dry', '-n', ns], { allowFailure: true })).stderr).toMatch(/NotFound/);
     // No side effects on dry-run: the pull secret was not created either.
     expect((await client.kubectl(['get', 'secret', SECRET_NAME, '-n', ns], { allowFailure: true })).stderr).toMatch(/NotFound/);
   });
 
   it('repairs a deleted or tampered pull secret when the next Pod arrives', async () => {
     const { client } = e2e();
-    const ns = 'repair';
-    await client.kubectl(['create', 'namespace', ns]);
-    await client.kubectl(['label', 'namespace', ns, 'pullgate.dev/inject=enabled']);
-    await client.kubectl(['apply', '-f', '-'], { input: manifest('first').replace(`namespace: ${APP_NAMESPACE}`, `namespace: ${ns}`) });
+    const ns = await createServedNamespace('repair');
+    await client.kubectl(['apply', '-f', '-'], { input: manifest('first', ns) });
     const good = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
-    await client.kubectl(['patch', 'secret', SECRET_NAME, '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } })]);
-    // The keeper trusts a namespace it checked for --secret-recheck-seconds (2 s here); wait that out.
-    await new Promise((r) => setTimeout(r, 2_500));
-    await client.kubectl(['apply', '-f', '-'], { input: manifest('second').replace(`namespace: ${APP_NAMESPACE}`, `namespace: ${ns}`) });
-    const repaired = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
-    expect(repaired.data['.dockerconfigjson']).toBe(good.data['.dockerconfigjson']);
+    expect(good.data['.dockerconfigjson']).toBe(CONTRACT_DATA);
+
+    const tampered = Buffer.from('{"auths":{}}').toString('base64');
+    await client.kubectl(['patch', 'secret', SECRET_NAME, '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { '.dockerconfigjson': tampered } })]);
+    expect((await getJson(client, ['secret', SECRET_NAME, '-n', ns])).data['.dockerconfigjson']).toBe(tampered);
+    // The keeper trusts a namespace it checked for --secret-recheck-seconds (2 s here): Pods keep
+    // arriving until one comes after that window and its admission repairs the secret.
+    let pods = 0;
+    const repaired = await eventually('the pull secret repaired by a later Pod', async () => {
+      await client.kubectl(['apply', '-f', '-'], { input: manifest(`next-${++pods}`, ns) });
+      const secret = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
+      return secret.data['.dockerconfigjson'] === tampered ? undefined : secret;
+    }, 20_000);
+    expect(repaired.data['.dockerconfigjson']).toBe(CONTRACT_DATA);
+    expect(repaired.metadata.uid).toBe(good.metadata.uid);
+
+    await client.kubectl(['delete', 'secret', SECRET_NAME, '-n', ns]);
+    // A missing secret is noticed by the next check as well (again, once the window has passed).
+    const recreated = await eventually('the deleted pull secret recreated by a later Pod', async () => {
+      await client.kubectl(['apply', '-f', '-'], { input: manifest(`after-delete-${++pods}`, ns) });
+      const secret = await client.kubectl(['get', 'secret', SECRET_NAME, '-n', ns, '-o', 'json'], { allowFailure: true });
+      return secret.code === 0 ? JSON.parse(secret.stdout) : undefined;
+    }, 20_000);
+    expect(recreated.data['.dockerconfigjson']).toBe(CONTRACT_DATA);
+    expect(recreated.metadata.uid).not.toBe(good.metadata.uid);
+  });
+
+  it('admits the Pod with a warning when an unmanaged secret holds the pull secret name, and leaves that secret alone', async () => {
+    const { client } = e2e();
+    const ns = await createServedNamespace('unmanaged-secret');
+    const theirs = { apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET_NAME, namespace: ns, labels: { team: 'payments' } }, type: 'Opaque', data: { token: Buffer.from('customer-owned').toString('base64') } };
+    const created = JSON.parse((await client.kubectl(['create', '-o', 'json', '-f', '-'], { input: JSON.stringify(theirs) })).stdout);
+
+    const out = await client.kubectl(['apply', '-f', '-'], { input: manifest('beside-unmanaged', ns), allowFailure: true });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/Warning: pullgate: could not ensure pull secret "my-app-registry"/);
+    expect(out.stderr).not.toContain(LICENSE_ID);
+    const pod = await getJson(client, ['pod', 'beside-unmanaged', '-n', ns]);
+    expect(pod.spec.containers[0].image).toBe(proxied('docker.io/acme/web:1.0'));
+    expect(pod.spec.initContainers[0].image).toBe(proxied('quay.io/acme/migrate:3.1'));
+
+    const after = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
+    expect(after.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+    expect(after.metadata.uid).toBe(created.metadata.uid);
+    expect(after.type).toBe('Opaque');
+    expect(after.metadata.labels).toEqual({ team: 'payments' });
+    expect(after.data).toEqual(theirs.data);
   });
 });

@@ -1,7 +1,7 @@
 // Runs the built pullgate (dist/) as a child process against a test cluster, the way it runs in a
 // real one: its own ServiceAccount bound by the RBAC in deploy/, a serving certificate whose CA the
 // API server trusts, and the project's MutatingWebhookConfiguration pointing at 127.0.0.1.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify, parse } from 'yaml';
@@ -9,7 +9,6 @@ import { validateConfig } from '../../../src/config.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
 import { createCertificateAuthority, issueServingCert } from '../../../src/tls/certificates.ts';
 import type { ClusterClient, ClusterInfo } from '../../cluster/client.ts';
-import { freePorts } from '../../cluster/ports.ts';
 import { startSupervised, type SupervisedProcess } from '../../cluster/supervised-process.ts';
 import { httpGet, waitUntil } from '../../cluster/wait.ts';
 import { APP_NAMESPACE, ADDITIONAL_NAMESPACE, configYaml, LICENSE_YAML, OWN_NAMESPACE } from './scenario.ts';
@@ -27,6 +26,20 @@ export interface PullgateInstance {
 
 async function kubectlApply(client: ClusterClient, manifest: string): Promise<void> {
   await client.kubectl(['apply', '-f', '-'], { input: manifest });
+}
+
+/** The ports of the "pullgate serving" line of a pullgate JSON log, if it has one. */
+function servingLine(log: string): { port: number; metricsPort: number } | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('"pullgate serving"')) continue;
+    const entry = JSON.parse(line) as { msg?: string; port?: unknown; metricsPort?: unknown };
+    if (entry.msg !== 'pullgate serving') continue;
+    if (typeof entry.port !== 'number' || typeof entry.metricsPort !== 'number' || entry.port === 0 || entry.metricsPort === 0) {
+      throw new Error(`"pullgate serving" without the ports it listens on: ${line}`);
+    }
+    return { port: entry.port, metricsPort: entry.metricsPort };
+  }
+  return undefined;
 }
 
 /** Starts pullgate for `cluster` and waits until the API server calls it. */
@@ -52,16 +65,23 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
   const keyPath = file('tls.key', serving.keyPem);
   const licensePath = file('license.yaml', LICENSE_YAML);
   const configPath = file('config.yaml', configYaml(licensePath));
-  const [port, metricsPort] = (await freePorts(2)) as [number, number];
 
   const logPath = join(dir, 'pullgate.log');
   const child = startSupervised(
     'pullgate',
     process.execPath,
-    [join(ROOT, 'dist/main.js'), 'serve', '--config', configPath, '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort),
+    [join(ROOT, 'dist/main.js'), 'serve', '--config', configPath, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
       '--tls-cert-file', certPath, '--tls-key-file', keyPath, '--namespace', OWN_NAMESPACE, '--kubeconfig', kubeconfig, '--log-level', 'debug', '--secret-recheck-seconds', '2'],
     logPath,
   );
+  // Ports chosen by the kernel as pullgate binds them (no window for another process to take
+  // them); pullgate logs them once it serves.
+  let listening: { port: number; metricsPort: number } | undefined;
+  await waitUntil('pullgate to log "pullgate serving"', async () => {
+    listening = existsSync(logPath) ? servingLine(readFileSync(logPath, 'utf8')) : undefined;
+    return listening !== undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100, watch: [child] });
+  const { port, metricsPort } = listening!;
   await waitUntil('pullgate /readyz', async () => (await httpGet(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem })).status === 200, {
     timeoutMs: 30_000,
     watch: [child],
