@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { effectiveSettings, validateConfig } from '../../../src/config.ts';
-import { webhookConfigurationForService } from '../../support/deploy-manifests.ts';
+import { deployWebhookConfiguration } from '../../../scripts/render-webhook.ts';
 
 // deploy/ is generated from, or must agree with, the example configuration it ships.
 const read = (file: string) => readFileSync(fileURLToPath(new URL(`../../../deploy/${file}`, import.meta.url)), 'utf8');
@@ -18,7 +18,7 @@ describe('deploy/', () => {
   });
 
   it('holds exactly the webhook configuration rendered from that configuration (node scripts/render-webhook.ts)', () => {
-    expect(parse(read('webhook.yaml'))).toEqual(JSON.parse(JSON.stringify(webhookConfigurationForService(config.namespaces))));
+    expect(parse(read('webhook.yaml'))).toEqual(JSON.parse(JSON.stringify(deployWebhookConfiguration(config.namespaces))));
   });
 
   it('lets pullgate get, update and delete exactly the configured pull secret, and create secrets, nothing more', () => {
