@@ -11,6 +11,21 @@ source "$here/versions.env"
 
 log() { printf '[cluster-build] %s\n' "$*" >&2; }
 
+# A cold compile of kube-apiserver is silent for minutes: say it is still going.
+heartbeat_seconds=${PULLGATE_BUILD_HEARTBEAT_SECONDS:-30}
+with_heartbeat() {
+  local what=$1
+  shift
+  "$@" &
+  local pid=$! waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    waited=$((waited + 1))
+    if [ $((waited % heartbeat_seconds)) -eq 0 ]; then log "... still building $what (${waited}s)"; fi
+  done
+  wait "$pid"
+}
+
 # --cached-only: print the bin dir if the cache is complete (exit 0), else exit 4 without building.
 cached_only=false
 [ "${1:-}" = "--cached-only" ] && cached_only=true
@@ -100,7 +115,7 @@ for cmd in kube-apiserver kube-controller-manager kubectl; do
   [ -x "$out/bin/$cmd" ] && continue
   log "building $cmd ${K8S_VERSION} (slow on a cold cache) ..."
   t=$(date +%s)
-  go build -trimpath -ldflags "$ldflags" -o "$out/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
+  with_heartbeat "$cmd" go build -trimpath -ldflags "$ldflags" -o "$out/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
   mv "$out/bin/$cmd.tmp" "$out/bin/$cmd"
   log "built $cmd in $(( $(date +%s) - t ))s"
 done
@@ -108,7 +123,7 @@ done
 if [ ! -x "$out/bin/etcd" ]; then
   log "building etcd ${etcd_version} ..."
   t=$(date +%s)
-  go build -trimpath -ldflags "-s -w" -o "$out/bin/etcd.tmp" ./etcd
+  with_heartbeat etcd go build -trimpath -ldflags "-s -w" -o "$out/bin/etcd.tmp" ./etcd
   mv "$out/bin/etcd.tmp" "$out/bin/etcd"
   log "built etcd in $(( $(date +%s) - t ))s"
 fi
@@ -116,7 +131,7 @@ fi
 if [ ! -x "$out/bin/helm" ]; then
   log "building helm ${HELM_VERSION} ..."
   t=$(date +%s)
-  GOBIN="$out/helm-gobin" go install -trimpath \
+  with_heartbeat helm env GOBIN="$out/helm-gobin" go install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
     "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
   mv "$out/helm-gobin/helm" "$out/bin/helm"
