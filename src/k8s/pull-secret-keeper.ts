@@ -13,6 +13,12 @@ export interface PullSecretKeeperOptions {
   ttlMs?: number;
   /** How long a persistent failure (forbidden, an unmanaged secret in the way) is answered from memory. */
   failureTtlMs?: number;
+  /**
+   * How long a running check is joined by later callers. An API call can hang for minutes (the
+   * client waits 300 s for headers); past this window a caller starts its own check, which is safe
+   * because every write is conditional.
+   */
+  joinWindowMs?: number;
   now?: () => number;
   onResult?: (result: EnsureResult | 'error') => void;
 }
@@ -66,7 +72,8 @@ export class PullSecretKeeper {
   readonly #verified = new Map<string, { generation: number; at: number }>();
   readonly #failed = new Map<string, { generation: number; at: number; error: PullSecretError }>();
   /** Keyed by `generation/namespace` (a namespace name never contains '/'). */
-  readonly #inFlight = new Map<string, Promise<EnsureResult>>();
+  readonly #inFlight = new Map<string, { check: Promise<EnsureResult>; startedAt: number }>();
+  readonly #joinWindowMs: number;
 
   constructor(spec: PullSecretSpec, options: PullSecretKeeperOptions) {
     this.#spec = spec;
@@ -74,6 +81,7 @@ export class PullSecretKeeper {
     this.#logger = options.logger;
     this.#ttlMs = options.ttlMs ?? 30_000;
     this.#failureTtlMs = options.failureTtlMs ?? 5_000;
+    this.#joinWindowMs = options.joinWindowMs ?? 5_000;
     this.#now = options.now ?? Date.now;
     this.#onResult = options.onResult ?? (() => {});
   }
@@ -82,6 +90,10 @@ export class PullSecretKeeper {
   setSpec(spec: PullSecretSpec): void {
     this.#spec = spec;
     this.#generation += 1;
+    // Entries of the previous spec can never match again: drop them rather than keep one per
+    // namespace ever served.
+    this.#verified.clear();
+    this.#failed.clear();
   }
 
   async ensure(namespace: string): Promise<EnsureResult> {
@@ -91,11 +103,13 @@ export class PullSecretKeeper {
       this.#onResult('cached');
       return 'cached';
     }
+    if (seen) this.#verified.delete(namespace);
     const failed = this.#failed.get(namespace);
     if (failed && failed.generation === this.#generation && now - failed.at < this.#failureTtlMs) {
       this.#onResult('error');
       throw failed.error;
     }
+    if (failed) this.#failed.delete(namespace);
     return this.#check(namespace);
   }
 
@@ -105,7 +119,7 @@ export class PullSecretKeeper {
     const spec = this.#spec;
     const key = `${generation}/${namespace}`;
     const running = this.#inFlight.get(key);
-    if (running) return running;
+    if (running && this.#now() - running.startedAt < this.#joinWindowMs) return running.check;
     const check = this.#reconcile(namespace, spec, generation)
       .then(
         (result) => {
@@ -125,8 +139,11 @@ export class PullSecretKeeper {
           throw error;
         },
       )
-      .finally(() => this.#inFlight.delete(key));
-    this.#inFlight.set(key, check);
+      .finally(() => {
+        // A newer check for the same key may have replaced this one; leave it in place.
+        if (this.#inFlight.get(key)?.check === check) this.#inFlight.delete(key);
+      });
+    this.#inFlight.set(key, { check, startedAt: this.#now() });
     return check;
   }
 
@@ -194,13 +211,8 @@ export class PullSecretKeeper {
         if (status === 409) return CONFLICT;
         if (status !== 404) throw fail('deleting stale', err);
       }
-      try {
-        await this.#api.createNamespacedSecret({ namespace, body: desired });
-      } catch (err) {
-        // Someone created it between the delete and the create: compare what they wrote.
-        if (statusOf(err) === 409) return CONFLICT;
-        throw fail('recreating', err);
-      }
+      const recreated = await this.#recreate(namespace, desired, spec);
+      if (recreated === CONFLICT) return CONFLICT;
     } else {
       const body: V1Secret = {
         ...desired,
@@ -219,7 +231,34 @@ export class PullSecretKeeper {
     this.#logger.info({ namespace, secret: name }, 'stale pull secret repaired');
     return 'updated';
   }
+
+  /**
+   * The create after deleting a stale secret. The namespace has no secret until it succeeds, so
+   * passing failures (a quota whose usage is released asynchronously, a timeout) are retried a few
+   * times, and a final failure says the secret is gone.
+   */
+  async #recreate(namespace: string, desired: PullSecretManifest, spec: PullSecretSpec): Promise<void | typeof CONFLICT> {
+    const name = desired.metadata.name;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#api.createNamespacedSecret({ namespace, body: desired });
+        return;
+      } catch (err) {
+        // Someone created it between the delete and the create: compare what they wrote.
+        if (statusOf(err) === 409) return CONFLICT;
+        if (attempt >= RECREATE_ATTEMPTS) {
+          const error = apiFailure(`recreating (after deleting the stale one) secret ${namespace}/${name}`, err, spec);
+          this.#logger.warn({ namespace, secret: name, err: error.message }, 'stale pull secret deleted but not recreated; the next Pod retries');
+          // Not a persistent failure: the next Pod must try again rather than meet a cached error.
+          throw new PullSecretError(error.message, false);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 * 3 ** (attempt - 1)));
+      }
+    }
+  }
 }
+
+const RECREATE_ATTEMPTS = 3;
 
 function apiFailure(action: string, err: unknown, spec: PullSecretSpec): PullSecretError {
   const status = statusOf(err);

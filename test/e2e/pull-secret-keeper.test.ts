@@ -1,7 +1,7 @@
 // PullSecretKeeper against a real kube-apiserver: the contract content, the caches and the races
 // between concurrent checks, replicas and license rotations. Each test uses its own namespace.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PullSecretKeeper, type EnsureResult, type PullSecretKeeperOptions } from '../../src/k8s/pull-secret-keeper.ts';
 import type { PullSecretSpec } from '../../src/k8s/pull-secret-manifest.ts';
@@ -371,5 +371,46 @@ describe.skipIf(unavailable)('PullSecretKeeper against the API server', () => {
     await expect(k.ensure(ns)).rejects.toThrow('HTTP 403');
     expect(counted.calls).toEqual(['readNamespacedSecret']);
     await expect(admin().readNamespacedSecret({ name: NAME, namespace: ns })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('stops joining a check whose API call hangs, so later Pods are not held by it', async () => {
+    const ns = await freshNamespace('hung');
+    const stuck = gate();
+    let reads = 0;
+    const counted = instrumented(admin(), {
+      // The first read never answers (until the end of the test); later ones go through.
+      readNamespacedSecret: async (call) => (++reads === 1 ? stuck.opened.then(call) : call()),
+    });
+    let clock = 0;
+    const k = keeper(NEW_LICENSE, counted.api, { ttlMs: 0, joinWindowMs: 1_000, now: () => clock });
+    const hung = k.ensure(ns);
+    clock += 500; // within the window: joins the hung check
+    const joined = k.ensure(ns);
+    expect(reads).toBe(1);
+    clock += 1_000; // past it: a check of its own, which creates the secret
+    await expect(k.ensure(ns)).resolves.toBe('created');
+    expect(reads).toBe(2);
+    expect(licenseIn(await readSecret(ns))).toBe(NEW_LICENSE);
+    stuck.open();
+    // The hung check finally answers, sees the secret already right, and writes nothing.
+    await expect(hung).resolves.toBe('unchanged');
+    await expect(joined).resolves.toBe('unchanged');
+    expect(counted.count(counted.succeeded, 'createNamespacedSecret')).toBe(1);
+  });
+
+  it('retries the create after deleting a stale immutable secret, so the namespace is not left without one', async () => {
+    const ns = await freshNamespace('recreate');
+    await createSecret(ns, { type: 'kubernetes.io/dockerconfigjson', labels: MANAGED, immutable: true, data: { '.dockerconfigjson': dataFor(OLD_LICENSE) } });
+    let creates = 0;
+    const counted = instrumented(admin(), {
+      // The first create after the delete fails as a passing server error would.
+      createNamespacedSecret: async (call) => {
+        if (++creates === 1) throw new ApiException(500, 'server error', { kind: 'Status', code: 500, message: 'etcdserver: request timed out' }, {});
+        return call();
+      },
+    });
+    await expect(keeper(NEW_LICENSE, counted.api).ensure(ns)).resolves.toBe('updated');
+    expect(creates).toBe(2);
+    expect(licenseIn(await readSecret(ns))).toBe(NEW_LICENSE);
   });
 });
