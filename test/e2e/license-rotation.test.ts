@@ -59,6 +59,8 @@ describe.skipIf(unavailable)('license rotation', () => {
       rotated = true;
 
       // A new license generation: the keeper checks the namespace again instead of trusting its cache.
+      // (That a new license alone, without the 2 s recheck timer used here, triggers the check is
+      // proven deterministically by the keeper's own tests: setSpec mid-check.)
       const out = await client.kubectl(['apply', '-f', '-'], { input: pod('after-rotation') });
       expect(out.stderr).not.toMatch(/warning/i);
       expect((await getJson(client, ['pod', 'after-rotation', '-n', ns])).spec.containers[0].image).toBe(proxied('quay.io/acme/app:3'));

@@ -37,7 +37,9 @@ describe.skipIf(unavailable)('namespace scope', () => {
     const { client } = e2e();
     // A sentinel namespace labelled right after them: the API server's namespace cache is fed by
     // one watch, in order, so once the sentinel's label is in effect theirs are visible too, and
-    // an unmutated Pod there is pullgate's exclusion at work, not a cache that lags behind.
+    // an unmutated Pod there is the exclusion in pullgate's webhook configuration at work (the API
+    // server does not call pullgate at all), not a cache that lags behind. pullgate's own in-process
+    // exclusion, its second line, is covered by test/unit/admission/admit.test.ts.
     const sentinel = 'scope-sentinel';
     await client.kubectl(['create', 'namespace', sentinel]);
     expect(await probeMutated(sentinel)).toBe(false);

@@ -37,8 +37,15 @@ describe.skipIf(unavailable)('what pullgate tells its operators', () => {
     const observed = await eventually('the admission of Pod observed in the log', async () => {
       const decisions = readFileSync(env.pullgate!.logPath, 'utf8')
         .split('\n')
-        .filter((l) => l.includes('"admission decided"'))
-        .map((l) => JSON.parse(l) as Record<string, any>);
+        // The last line may still be being written: only whole lines parse.
+        .filter((l) => l.includes('"admission decided"') && l.endsWith('}'))
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Record<string, any>];
+          } catch {
+            return [];
+          }
+        });
       return decisions.find((d) => d.namespace === ns && d.name === 'observed');
     }, 10_000);
     expect(observed).toMatchObject({ namespace: ns, decision: 'mutated', operation: 'CREATE' });
@@ -53,7 +60,6 @@ describe.skipIf(unavailable)('what pullgate tells its operators', () => {
       const text = await scrape();
       return sample(text, MUTATED_CREATES) > sample(before, MUTATED_CREATES) ? text : undefined;
     }, 10_000);
-    expect(sample(after, MUTATED_CREATES) - sample(before, MUTATED_CREATES)).toBeGreaterThanOrEqual(1);
     // The secret is created before the admission response returns: counted exactly once, already.
     expect(sample(after, SECRETS_CREATED) - sample(before, SECRETS_CREATED)).toBe(1);
     for (const secret of [LICENSE_ID, auth]) expect(after).not.toContain(secret);
