@@ -57,7 +57,6 @@ const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?$/;
 
 type Obj = Record<string, unknown>;
-const isObj = isRecord;
 
 function unknownKeys(obj: Obj, allowed: string[], at: string, problems: string[]): void {
   for (const key of Object.keys(obj)) if (!allowed.includes(key)) problems.push(`${at}${key}: unknown setting`);
@@ -103,7 +102,7 @@ function parseOptInLabel(text: string, problems: string[]): { key: string; value
 
 function parseNamespaces(raw: unknown, problems: string[]): NamespaceConfig {
   const obj = raw === undefined || raw === null ? {} : raw;
-  if (!isObj(obj)) {
+  if (!isRecord(obj)) {
     problems.push('namespaces: must be a mapping');
     return { additional: [], all: false, optInLabel: parseOptInLabel(DEFAULT_OPT_IN_LABEL, []), exclude: [...ALWAYS_EXCLUDED] };
   }
@@ -136,8 +135,8 @@ function parseNamespaces(raw: unknown, problems: string[]): NamespaceConfig {
  * defaults. All problems are collected, so a user fixes the file in one round.
  */
 export function validateConfig(raw: unknown, license: License | undefined, problems: string[] = []): PullgateConfig {
-  const obj = isObj(raw) ? raw : {};
-  if (!isObj(raw)) problems.push('the configuration must be a YAML mapping');
+  const obj = isRecord(raw) ? raw : {};
+  if (!isRecord(raw)) problems.push('the configuration must be a YAML mapping');
   unknownKeys(obj, TOP_LEVEL_KEYS, '', problems);
 
   const proxyDomain = optionalString(obj, 'proxyDomain', '', problems);
@@ -150,7 +149,7 @@ export function validateConfig(raw: unknown, license: License | undefined, probl
 
   const licenseObj = obj.license;
   let licenseFile = '';
-  if (!isObj(licenseObj)) problems.push('license.file: required (path to the License document)');
+  if (!isRecord(licenseObj)) problems.push('license.file: required (path to the License document)');
   else {
     unknownKeys(licenseObj, ['file'], 'license.', problems);
     licenseFile = optionalString(licenseObj, 'file', 'license.', problems) ?? '';
@@ -175,7 +174,7 @@ export function validateConfig(raw: unknown, license: License | undefined, probl
 
   let pullSecretName: string | undefined;
   if (obj.pullSecret !== undefined && obj.pullSecret !== null) {
-    if (!isObj(obj.pullSecret)) problems.push('pullSecret: must be a mapping');
+    if (!isRecord(obj.pullSecret)) problems.push('pullSecret: must be a mapping');
     else {
       unknownKeys(obj.pullSecret, ['name'], 'pullSecret.', problems);
       pullSecretName = optionalString(obj.pullSecret, 'name', 'pullSecret.', problems);
@@ -238,7 +237,7 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(path, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
   }
-  const licensePath = isObj(raw) && isObj(raw.license) && typeof raw.license.file === 'string' ? raw.license.file : undefined;
+  const licensePath = isRecord(raw) && isRecord(raw.license) && typeof raw.license.file === 'string' ? raw.license.file : undefined;
   let license: License | undefined;
   if (licensePath) {
     try {

@@ -38,7 +38,8 @@ export function modeOf(request: AdmissionRequest): MutationMode | undefined {
   return undefined;
 }
 
-function optedOut(pod: unknown): boolean {
+/** The Pod (or Pod template) carries the opt-out label `pullgate.dev/inject=disabled`. */
+export function optedOut(pod: unknown): boolean {
   if (!isRecord(pod) || !isRecord(pod.metadata) || !isRecord(pod.metadata.labels)) return false;
   return pod.metadata.labels[INJECT_LABEL] === OPT_OUT_VALUE;
 }

@@ -1,9 +1,10 @@
 import { parseAllDocuments, stringify, type Document } from 'yaml';
 import type { Operation } from 'fast-json-patch';
-import { INJECT_LABEL, OPT_OUT_VALUE } from '../admission/labels.ts';
+import { optedOut } from '../admission/admit.ts';
 import { mutatePod, type MutationPolicy } from '../admission/mutate-pod.ts';
 import { podPathOf } from '../admission/pod-templates.ts';
 import { pullSecretManifest, type PullSecretSpec } from '../k8s/pull-secret-manifest.ts';
+import { getIn } from '../util/is-record.ts';
 
 export interface PreviewOptions {
   policy: MutationPolicy;
@@ -43,10 +44,6 @@ function applyToDocument(doc: Document, base: readonly string[], patch: Operatio
   }
 }
 
-function getIn(value: unknown, path: readonly string[]): unknown {
-  return path.reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), value);
-}
-
 function describe(index: number, obj: unknown): string {
   const kind = getIn(obj, ['kind']);
   const name = getIn(obj, ['metadata', 'name']);
@@ -77,7 +74,7 @@ export function previewManifests(text: string, options: PreviewOptions): Preview
     const namespace = getIn(obj, ['metadata', 'namespace']);
     const pod = podPath ? getIn(obj, podPath) : undefined;
     const excluded = typeof namespace === 'string' && options.isExcludedNamespace(namespace);
-    if (pod !== undefined && !excluded && getIn(pod, ['metadata', 'labels', INJECT_LABEL]) !== OPT_OUT_VALUE) {
+    if (pod !== undefined && !excluded && !optedOut(pod)) {
       const mutation = mutatePod(pod, 'create', options.policy);
       warnings.push(...mutation.warnings.map((w) => `${describe(index, obj)}: ${w}`));
       if (mutation.patch.length > 0) {

@@ -1,4 +1,5 @@
 import { parse as parseYaml } from 'yaml';
+import { getIn } from '../util/is-record.ts';
 
 /** The parts of a KOTS-style License (`kots.io/v1beta1`) that pullgate uses. */
 export interface License {
@@ -20,12 +21,8 @@ export class LicenseError extends Error {
   }
 }
 
-function field(obj: unknown, key: string): unknown {
-  return typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)[key] : undefined;
-}
-
 function requiredString(spec: unknown, key: string, problems: string[]): string {
-  const value = field(spec, key);
+  const value = getIn(spec, [key]);
   if (typeof value === 'string' && value.trim() !== '') return value.trim();
   problems.push(`spec.${key} is required`);
   return '';
@@ -51,15 +48,16 @@ export function parseLicense(text: string): License {
     throw new LicenseError([`not valid YAML (${(err as Error).message.split('\n')[0]})`]);
   }
   const problems: string[] = [];
-  if (field(doc, 'apiVersion') !== 'kots.io/v1beta1' || field(doc, 'kind') !== 'License') {
+  if (getIn(doc, ['apiVersion']) !== 'kots.io/v1beta1' || getIn(doc, ['kind']) !== 'License') {
     problems.push('expected apiVersion kots.io/v1beta1 and kind License');
   }
-  const spec = field(doc, 'spec');
+  const spec = getIn(doc, ['spec']);
   const licenseID = requiredString(spec, 'licenseID', problems);
   const appSlug = requiredString(spec, 'appSlug', problems);
-  const customerName = typeof field(spec, 'customerName') === 'string' ? (field(spec, 'customerName') as string) : '';
-  const proxy = field(spec, 'replicatedProxyDomain');
-  const expiresValue = field(field(field(spec, 'entitlements'), 'expires_at'), 'value');
+  const customer = getIn(spec, ['customerName']);
+  const customerName = typeof customer === 'string' ? customer : '';
+  const proxy = getIn(spec, ['replicatedProxyDomain']);
+  const expiresValue = getIn(spec, ['entitlements', 'expires_at', 'value']);
   let expiresAt: Date | undefined;
   if (typeof expiresValue === 'string' && expiresValue.trim() !== '') {
     const text = expiresValue.trim();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createCertificateAuthority, issueServingCert } from '../../src/tls/certificates.ts';
 import { startCluster, type Cluster } from './cluster.ts';
 import { ensureBinaries } from './ensure-binaries.ts';
+import { groupAlive } from './supervised-process.ts';
 
 const EXPECTED_VERSION = 'v1.36.3';
 const t0 = Date.now();
@@ -26,15 +27,6 @@ async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`smoke: timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

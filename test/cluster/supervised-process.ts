@@ -23,6 +23,16 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Whether any process of the group led by `pid` is still alive. */
+export function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Idempotent; call before registering 'exit' listeners that must run after the kill. */
 export function installExitHook(): void {
   if (hookInstalled) return;

@@ -2,19 +2,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { groupAlive } from '../cluster/supervised-process.ts';
 import { e2e, eventually, unavailable } from './support/env.ts';
 
 const CLUSTER = fileURLToPath(new URL('../cluster/cluster.ts', import.meta.url));
 const VERSIONS = fileURLToPath(new URL('../cluster/versions.env', import.meta.url));
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(unavailable)('the test control plane', () => {
   it('reports the pinned release, as Helm needs', async () => {
