@@ -102,6 +102,7 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
   const rewrites: ImageRewrite[] = [];
   let pullsWithSecret = false;
 
+  const registryDomain = policy.registryDomain.toLowerCase();
   const existing = mode === 'ephemeral' ? existingEphemeralNames(oldPod) : new Set<string>();
   for (const slot of imageSlots(spec, mode)) {
     // The API server refuses any change to an ephemeral container that already exists, so only
@@ -119,7 +120,9 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
         pullsWithSecret = true;
         break;
       case 'unchanged':
-        if (hostOf(slot.image) === policy.registryDomain.toLowerCase()) pullsWithSecret = true;
+        // Parsing again only for images that can be on the vendor registry: public images are the
+        // common case and never mention it.
+        if (slot.image.toLowerCase().includes(registryDomain) && hostOf(slot.image) === registryDomain) pullsWithSecret = true;
         break;
       case 'invalid':
         warnings.push(capped(`pullgate: ${key}: image "${shownImage(slot.image)}" is not a valid reference (${outcome.reason.replaceAll(slot.image, shownImage(slot.image))}); left unchanged`));
