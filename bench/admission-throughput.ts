@@ -31,8 +31,8 @@ const prefixes = ['quay.io/acme', 'docker.io/acme'].map((e) => (parseRegistryPre
 const context: AdmissionContext = {
   policy: () => ({ rewrite: { proxyDomain: 'proxy.example.com', appSlug: 'my-app', privateRegistries: prefixes }, registryDomain: 'registry.example.com', pullSecretName: 'my-app-registry' }),
   standingWarnings: () => [],
-  isExcludedNamespace: () => false,
-  // The keeper's steady state: the namespace was checked recently, nothing to ask the API server.
+  serves: () => true,
+  // The steady state: the watch holds the namespace's current secret, nothing to ask the API server.
   ensurePullSecret: async () => {},
 };
 

@@ -8,6 +8,7 @@ import { startCluster } from '../test/cluster/cluster.ts';
 import { GoToolchainMissingError } from '../test/cluster/ensure-binaries.ts';
 import { startPullgateInCluster } from '../test/e2e/support/pullgate-in-cluster.ts';
 import { ADDITIONAL_NAMESPACE, APP_NAMESPACE, SECRET_NAME } from '../test/e2e/support/scenario.ts';
+import { eventually } from '../test/support/eventually.ts';
 
 const fixture = (path: string) => fileURLToPath(new URL(`../test/fixtures/${path}`, import.meta.url));
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -18,13 +19,11 @@ type Pod = {
   spec: { initContainers?: Array<{ name: string; image: string }>; containers: Array<{ name: string; image: string }>; imagePullSecrets?: Array<{ name: string }> };
 };
 
-async function waitForPods(client: ClusterClient, ns: string, count: number): Promise<Pod[]> {
-  for (let i = 0; i < 120; i++) {
+function waitForPods(client: ClusterClient, ns: string, count: number): Promise<Pod[]> {
+  return eventually(`${count} Pods in ${ns}`, async () => {
     const pods = JSON.parse((await client.kubectl(['get', 'pods', '-n', ns, '-o', 'json'])).stdout).items as Pod[];
-    if (pods.length >= count) return pods.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`fewer than ${count} Pods appeared in ${ns}`);
+    return pods.length >= count ? pods.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)) : undefined;
+  });
 }
 
 function printPods(pods: Pod[]): void {

@@ -8,6 +8,7 @@ import { buildProgram, type PreviewFlags, type ServeFlags } from './cli/program.
 import { PreviewInputError, previewManifests } from './cli/preview.ts';
 import { mutationPolicy, pullSecretSpec } from './admission/policy.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { namespaceScope } from './k8s/namespace-scope.ts';
 import { createLogger } from './logger.ts';
 import { startPullgate } from './server/start.ts';
 
@@ -54,7 +55,6 @@ async function serve(flags: ServeFlags): Promise<void> {
     metricsPort: flags.metricsPort,
     ownNamespace: ownNamespace(flags.namespace),
     ...(kubeconfig ? { kubeconfig } : {}),
-    secretRecheckMs: flags.secretRecheckSeconds * 1000,
     logger,
   }).catch((err: Error) => fail(EXIT_CONFIG, err instanceof ConfigError ? err.message : `cannot start: ${err.message}`));
   let stopping = false;
@@ -77,12 +77,12 @@ async function preview(flags: PreviewFlags): Promise<void> {
   const input = await (flags.file === '-' ? text(process.stdin) : readFile(flags.file, 'utf8')).catch((err: NodeJS.ErrnoException) =>
     fail(EXIT_INPUT, `cannot read ${source}: ${err.code ?? err.message}`),
   );
-  const excluded = new Set(loaded.config.namespaces.exclude);
+  const scope = namespaceScope(loaded.config.namespaces, ownNamespace(undefined));
   try {
     const result = previewManifests(input, {
       policy: mutationPolicy(loaded.config, loaded.settings),
       secret: pullSecretSpec(loaded.settings, loaded.license),
-      isExcludedNamespace: (ns) => excluded.has(ns),
+      isExcludedNamespace: (ns) => scope.isExcluded(ns),
       source,
     });
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);

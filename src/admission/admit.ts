@@ -11,12 +11,13 @@ export interface AdmissionContext {
   policy(): MutationPolicy;
   /** Warnings every response carries, such as an expired license. */
   standingWarnings(): string[];
-  isExcludedNamespace(namespace: string): boolean;
+  /** The namespace is in pullgate's scope (see NamespaceScope); anything else is left alone. */
+  serves(namespace: string): boolean | Promise<boolean>;
   /** Makes sure the pull secret exists and is current in `namespace`. */
   ensurePullSecret(namespace: string): Promise<void>;
 }
 
-export type Decision = 'ignored' | 'excluded' | 'opted-out' | 'unchanged' | 'mutated';
+export type Decision = 'ignored' | 'out-of-scope' | 'opted-out' | 'unchanged' | 'mutated';
 
 export interface AdmissionResult {
   response: AdmissionResponse;
@@ -53,7 +54,9 @@ export async function admit(request: AdmissionRequest, ctx: AdmissionContext): P
   const mode = modeOf(request);
   if (!mode) return { response: allowed(request.uid, standing), decision: 'ignored' };
   const namespace = request.namespace ?? '';
-  if (ctx.isExcludedNamespace(namespace)) return { response: allowed(request.uid, standing), decision: 'excluded', mode };
+  // However a review reached pullgate, a namespace out of scope gets no change and no secret.
+  const served = ctx.serves(namespace);
+  if (!(typeof served === 'boolean' ? served : await served)) return { response: allowed(request.uid, standing), decision: 'out-of-scope', mode };
   if (optedOut(request.object)) return { response: allowed(request.uid, standing), decision: 'opted-out', mode };
 
   const mutation = mutatePod(request.object, mode, ctx.policy(), request.oldObject);

@@ -3,7 +3,7 @@ import { hostOf, rewriteImage, type RewritePolicy } from '../image/rewrite.ts';
 import { pointer } from './json-pointer.ts';
 import { ORIGINAL_IMAGES_ANNOTATION } from './labels.ts';
 import { isRecord } from '../util/is-record.ts';
-import { imageSlots, type ImageSlot, type MutationMode } from './pod-images.ts';
+import { counterpartImages, imageSlots, slotKey, type ImageSlot, type MutationMode } from './pod-images.ts';
 
 /** Everything the pure Pod mutation needs to know, resolved once from configuration and license. */
 export interface MutationPolicy {
@@ -46,10 +46,6 @@ function capped(warning: string): string {
   return warning.length > 250 ? `${warning.slice(0, 249)}…` : warning;
 }
 
-function slotKey(slot: ImageSlot): string {
-  return `${slot.location}/${slot.name}`;
-}
-
 function pullSecretNames(spec: Record<string, unknown>): string[] {
   const refs = spec.imagePullSecrets;
   if (!Array.isArray(refs)) return [];
@@ -88,9 +84,32 @@ function existingEphemeralNames(oldPod: unknown): Set<string> {
 }
 
 /**
+ * Which slots a Pod UPDATE changes: those whose image differs from their counterpart in the stored
+ * Pod, or that have none. Without a stored Pod to compare with, none.
+ */
+function changedByUpdate(slots: readonly ImageSlot[], oldPod: unknown): boolean[] {
+  if (!isRecord(oldPod) || !isRecord(oldPod.spec)) return slots.map(() => false);
+  const before = counterpartImages(slots, imageSlots(oldPod.spec, 'update'));
+  return slots.map((slot, i) => before[i] !== slot.image);
+}
+
+/** The image pulls from the proxy or the vendor registry (domains in lower case), so it needs the pull secret. */
+function pullsFromVendor(image: string, proxyDomain: string, registryDomain: string): boolean {
+  // Parsing again only for images that mention either domain: public images are the common case.
+  const lower = image.toLowerCase();
+  if (!lower.includes(proxyDomain) && !lower.includes(registryDomain)) return false;
+  const host = hostOf(image);
+  return host === proxyDomain || host === registryDomain;
+}
+
+/**
  * Computes the mutation of one Pod: no I/O, no clock, the same answer for the same input.
  * `mode` limits the change to what the API server keeps for that operation (see pod-images.ts);
  * `oldPod` is the stored Pod of an update, when the request carries it.
+ *
+ * On a Pod UPDATE only the images the update changes are rewritten, and only when the Pod already
+ * references the pull secret (it cannot be added after creation): rewriting an image the update
+ * left alone would restart its container, and a proxied image without the secret cannot be pulled.
  */
 export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPolicy, oldPod?: unknown): PodMutation {
   if (!isRecord(pod) || !isRecord(pod.spec)) {
@@ -102,16 +121,29 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
   const rewrites: ImageRewrite[] = [];
   let pullsWithSecret = false;
 
+  const proxyDomain = policy.rewrite.proxyDomain.toLowerCase();
   const registryDomain = policy.registryDomain.toLowerCase();
+  let referencesSecret = pullSecretNames(spec).includes(policy.pullSecretName);
+  const slots = imageSlots(spec, mode);
   const existing = mode === 'ephemeral' ? existingEphemeralNames(oldPod) : new Set<string>();
-  for (const slot of imageSlots(spec, mode)) {
+  const changed = mode === 'update' ? changedByUpdate(slots, oldPod) : undefined;
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i]!;
     // The API server refuses any change to an ephemeral container that already exists, so only
     // the ones this request adds are rewritten.
     if (existing.has(slot.name)) continue;
+    if (changed && !changed[i]) {
+      if (pullsFromVendor(slot.image, proxyDomain, registryDomain)) pullsWithSecret = true;
+      continue;
+    }
     const outcome = rewriteImage(slot.image, policy.rewrite);
     const key = slotKey(slot);
     switch (outcome.kind) {
       case 'rewritten':
+        if (mode === 'update' && !referencesSecret) {
+          warnings.push(capped(`pullgate: ${key}: image "${shownImage(slot.image)}" left unproxied: the Pod has no pull secret "${policy.pullSecretName}" and cannot get one after creation. Recreate the Pod.`));
+          break;
+        }
         patch.push({ op: 'replace', path: slot.path, value: outcome.image });
         rewrites.push({ key, from: slot.image, to: outcome.image });
         pullsWithSecret = true;
@@ -120,9 +152,7 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
         pullsWithSecret = true;
         break;
       case 'unchanged':
-        // Parsing again only for images that can be on the vendor registry: public images are the
-        // common case and never mention it.
-        if (slot.image.toLowerCase().includes(registryDomain) && hostOf(slot.image) === registryDomain) pullsWithSecret = true;
+        if (pullsFromVendor(slot.image, proxyDomain, registryDomain)) pullsWithSecret = true;
         break;
       case 'invalid':
         warnings.push(capped(`pullgate: ${key}: image "${shownImage(slot.image)}" is not a valid reference (${outcome.reason.replaceAll(slot.image, shownImage(slot.image))}); left unchanged`));
@@ -133,8 +163,6 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
     }
   }
 
-  const existingSecrets = pullSecretNames(spec);
-  let referencesSecret = existingSecrets.includes(policy.pullSecretName);
   if (pullsWithSecret && !referencesSecret && mode === 'create') {
     const ref = { name: policy.pullSecretName };
     patch.push(Array.isArray(spec.imagePullSecrets)

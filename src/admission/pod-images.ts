@@ -51,3 +51,24 @@ export function imageSlots(spec: Record<string, unknown>, mode: MutationMode): I
   }
   return slots;
 }
+
+/** `<location>/<name>`: the original-images annotation key, and how a slot is matched across an update. */
+export function slotKey(slot: ImageSlot): string {
+  return `${slot.location}/${slot.name}`;
+}
+
+/**
+ * For each of `slots`, the image of its counterpart among `before` (the stored Pod's slots): the
+ * one at the same location with the same name, or undefined when there is none. Should names
+ * repeat (the API server rejects that), the k-th of a name pairs with the k-th, so an unchanged
+ * Pod still pairs every slot with itself.
+ */
+export function counterpartImages(slots: readonly ImageSlot[], before: readonly ImageSlot[]): Array<string | undefined> {
+  const byKey = new Map<string, string[]>();
+  for (const slot of before) {
+    const images = byKey.get(slotKey(slot));
+    if (images) images.push(slot.image);
+    else byKey.set(slotKey(slot), [slot.image]);
+  }
+  return slots.map((slot) => byKey.get(slotKey(slot))?.shift());
+}

@@ -3,7 +3,7 @@ import type { Operation } from 'fast-json-patch';
 import { optedOut } from '../admission/admit.ts';
 import { mutatePod, type MutationPolicy } from '../admission/mutate-pod.ts';
 import { podPathOf } from '../admission/pod-templates.ts';
-import { pullSecretManifest, type PullSecretSpec } from '../k8s/pull-secret-manifest.ts';
+import { derivedDockerConfigJsonBase64, pullSecretManifest, type PullSecretSpec } from '../k8s/pull-secret-manifest.ts';
 import { getIn } from '../util/is-record.ts';
 
 export interface PreviewOptions {
@@ -86,7 +86,7 @@ export function previewManifests(text: string, options: PreviewOptions): Preview
     if (obj !== null && obj !== undefined) out.push(doc.toString().replace(/^---\n/, '').trimEnd());
   });
   for (const namespace of namespaces) {
-    const secret = pullSecretManifest(options.secret, namespace ?? '');
+    const secret = pullSecretManifest(options.secret.name, namespace ?? '', derivedDockerConfigJsonBase64(options.secret));
     const { namespace: _omit, ...metadata } = secret.metadata;
     out.push(stringify(namespace === undefined ? { ...secret, metadata } : secret).trimEnd());
   }

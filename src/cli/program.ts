@@ -10,7 +10,6 @@ export interface ServeFlags {
   namespace?: string;
   kubeconfig?: string;
   logLevel: string;
-  secretRecheckSeconds: number;
 }
 
 export interface PreviewFlags {
@@ -26,12 +25,6 @@ export interface CommandHandlers {
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
-  return n;
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds (0 or more)');
   return n;
 }
 
@@ -53,11 +46,6 @@ export function buildProgram(handlers: CommandHandlers, version: string): Comman
     .option('--tls-key-file <file>', 'serving private key (PEM); reloaded when it changes', '/etc/pullgate/tls/tls.key')
     .option('--namespace <name>', "pullgate's own namespace, never mutated (default: $POD_NAMESPACE, else the service account's)")
     .option('--kubeconfig <file>', 'kubeconfig for the API server (default: in-cluster service account)')
-    .addOption(
-      new Option('--secret-recheck-seconds <seconds>', 'how long a namespace\'s pull secret is trusted before the API server is asked again')
-        .default(30)
-        .argParser(seconds),
-    )
     .addOption(new Option('--log-level <level>', 'log level').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
     .action((flags: ServeFlags) => handlers.serve(flags));
 

@@ -2,7 +2,8 @@ import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../admission/labels.ts';
 import type { Logger } from '../logger.ts';
 import { describeApiError, statusOf } from './api-error.ts';
-import { dockerConfigJson, pullSecretManifest, type PullSecretManifest, type PullSecretSpec } from './pull-secret-manifest.ts';
+import { derivedDockerConfigJsonBase64, dockerConfigJson, pullSecretManifest, type PullSecretManifest, type PullSecretSpec } from './pull-secret-manifest.ts';
+import { PullSecretError } from './reconcile-secret.ts';
 
 export type EnsureResult = 'cached' | 'created' | 'updated' | 'unchanged';
 
@@ -23,20 +24,7 @@ export interface PullSecretKeeperOptions {
   onResult?: (result: EnsureResult | 'error') => void;
 }
 
-/**
- * A failed check. The message never holds secret data: API errors are described by their Status
- * message only (the client's own message embeds the whole response body), and anything that still
- * looks like the credential is masked.
- */
-export class PullSecretError extends Error {
-  /** Retrying within seconds will fail the same way (forbidden, an unmanaged secret in the way). */
-  readonly persistent: boolean;
-  constructor(message: string, persistent: boolean) {
-    super(message);
-    this.name = 'PullSecretError';
-    this.persistent = persistent;
-  }
-}
+export { PullSecretError };
 
 /** One pass saw the secret change under it (409 from create, delete or replace, 404 from replace). */
 const CONFLICT = Symbol('conflict');
@@ -148,7 +136,7 @@ export class PullSecretKeeper {
   }
 
   async #reconcile(namespace: string, spec: PullSecretSpec, generation: number): Promise<EnsureResult> {
-    const desired = pullSecretManifest(spec, namespace);
+    const desired = pullSecretManifest(spec.name, namespace, derivedDockerConfigJsonBase64(spec));
     for (let pass = 1; ; pass++) {
       const outcome = await this.#pass(namespace, desired, spec, generation);
       if (outcome !== CONFLICT) return outcome;

@@ -21,13 +21,22 @@ export function dockerConfigJson(spec: PullSecretSpec): string {
   return JSON.stringify({ auths: { [spec.proxyDomain]: { auth }, [spec.registryDomain]: { auth } } });
 }
 
-/** The pull secret pullgate keeps in each namespace it serves (format fixed by the contract). */
-export function pullSecretManifest(spec: PullSecretSpec, namespace: string): PullSecretManifest {
+/** The license-derived `.dockerconfigjson`, base64-encoded as a Secret's data holds it. */
+export function derivedDockerConfigJsonBase64(spec: PullSecretSpec): string {
+  return Buffer.from(dockerConfigJson(spec)).toString('base64');
+}
+
+/**
+ * The pull secret pullgate keeps in each namespace it serves (format fixed by the contract), with
+ * `dockerConfigJsonBase64` as its data: license-derived (derivedDockerConfigJsonBase64) or copied
+ * as-is from a configured Secret.
+ */
+export function pullSecretManifest(name: string, namespace: string, dockerConfigJsonBase64: string): PullSecretManifest {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: spec.name, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+    metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
     type: 'kubernetes.io/dockerconfigjson',
-    data: { '.dockerconfigjson': Buffer.from(dockerConfigJson(spec)).toString('base64') },
+    data: { '.dockerconfigjson': dockerConfigJsonBase64 },
   };
 }

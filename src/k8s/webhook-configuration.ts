@@ -1,12 +1,10 @@
 import type { V1MutatingWebhookConfiguration, V1MutatingWebhook, AdmissionregistrationV1WebhookClientConfig, V1LabelSelectorRequirement } from '@kubernetes/client-node';
 import { INJECT_LABEL, OPT_OUT_VALUE } from '../admission/labels.ts';
-import type { NamespaceConfig } from '../config.ts';
+import type { NamespaceScope } from './namespace-scope.ts';
 
 export interface WebhookConfigurationOptions {
   name?: string;
   clientConfig: AdmissionregistrationV1WebhookClientConfig;
-  /** pullgate's own namespace: never served, or a restart could wait on itself. */
-  ownNamespace: string;
   /** `Ignore` (default): if pullgate is down, Pods are admitted unchanged rather than blocked. */
   failurePolicy?: 'Ignore' | 'Fail';
   timeoutSeconds?: number;
@@ -41,19 +39,17 @@ function webhook(name: string, requirements: V1LabelSelectorRequirement[], match
 }
 
 /**
- * The MutatingWebhookConfiguration for a namespace configuration. The API server does the scoping,
- * so namespaces pullgate does not serve never wait on it:
+ * The MutatingWebhookConfiguration for a namespace scope. The API server does the scoping, so
+ * namespaces pullgate does not serve never wait on it (pullgate checks the same scope again itself):
  * - `pods.pullgate.dev` serves the configured namespaces (or all but the excluded ones for "*");
  * - `opt-in.pods.pullgate.dev` serves namespaces carrying the opt-in label, minus the configured
  *   ones, so no Pod is sent twice.
  */
-export function webhookConfiguration(namespaces: NamespaceConfig, options: WebhookConfigurationOptions): V1MutatingWebhookConfiguration {
-  const excluded = [...new Set([...namespaces.exclude, options.ownNamespace])].sort();
-  const configured = [...new Set([...(namespaces.application ? [namespaces.application] : []), ...namespaces.additional])]
-    .filter((n) => !excluded.includes(n))
-    .sort();
+export function webhookConfiguration(scope: NamespaceScope, options: WebhookConfigurationOptions): V1MutatingWebhookConfiguration {
+  const excluded = [...scope.excluded];
+  const configured = [...scope.configured];
   const webhooks: V1MutatingWebhook[] = [];
-  if (namespaces.all) {
+  if (scope.all) {
     webhooks.push(webhook('pods.pullgate.dev', [{ key: NAME_LABEL, operator: 'NotIn', values: excluded }], undefined, options));
   } else {
     if (configured.length > 0) {
@@ -63,7 +59,7 @@ export function webhookConfiguration(namespaces: NamespaceConfig, options: Webho
       webhook(
         'opt-in.pods.pullgate.dev',
         [{ key: NAME_LABEL, operator: 'NotIn', values: [...new Set([...excluded, ...configured])].sort() }],
-        { [namespaces.optInLabel.key]: namespaces.optInLabel.value },
+        { [scope.optInLabel.key]: scope.optInLabel.value },
         options,
       ),
     );

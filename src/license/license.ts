@@ -1,12 +1,12 @@
 import { parse as parseYaml } from 'yaml';
-import { getIn } from '../util/is-record.ts';
+import { getIn, isRecord } from '../util/is-record.ts';
 
-/** The parts of a KOTS-style License (`kots.io/v1beta1`) that pullgate uses. */
+/** The parts of a KOTS-style License (`kots.io/v1beta1` or `kots.io/v1beta2`) that pullgate uses. */
 export interface License {
   licenseID: string;
   appSlug: string;
   customerName: string;
-  /** Default for `proxyDomain` when the configuration does not set one. */
+  /** Default for `proxyDomain` when the configuration does not set one: the license channel's, else the license's. */
   proxyDomain?: string;
   /** Undefined: the license never expires. */
   expiresAt?: Date;
@@ -21,11 +21,31 @@ export class LicenseError extends Error {
   }
 }
 
+// Both versions carry the fields read here under the same names.
+const API_VERSIONS = ['kots.io/v1beta1', 'kots.io/v1beta2'];
+
 function requiredString(spec: unknown, key: string, problems: string[]): string {
   const value = getIn(spec, [key]);
   if (typeof value === 'string' && value.trim() !== '') return value.trim();
   problems.push(`spec.${key} is required`);
   return '';
+}
+
+function nonBlank(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/**
+ * The proxy domain of the license's own channel (the `spec.channels` entry with the license's
+ * `channelID`, else the default one), else the license's top-level one. A custom domain can be set
+ * per channel, so the channel's wins. These fields are optional: a malformed one counts as absent.
+ */
+function proxyDomainOf(spec: unknown): string | undefined {
+  const listed = getIn(spec, ['channels']);
+  const channels = Array.isArray(listed) ? listed.filter(isRecord) : [];
+  const channelID = nonBlank(getIn(spec, ['channelID']));
+  const own = (channelID !== undefined ? channels.find((c) => c.channelID === channelID) : undefined) ?? channels.find((c) => c.isDefault === true);
+  return nonBlank(own?.replicatedProxyDomain) ?? nonBlank(getIn(spec, ['replicatedProxyDomain']));
 }
 
 // RFC 3339 with a time zone; Date.parse alone would also take local-time forms.
@@ -48,15 +68,16 @@ export function parseLicense(text: string): License {
     throw new LicenseError([`not valid YAML (${(err as Error).message.split('\n')[0]})`]);
   }
   const problems: string[] = [];
-  if (getIn(doc, ['apiVersion']) !== 'kots.io/v1beta1' || getIn(doc, ['kind']) !== 'License') {
-    problems.push('expected apiVersion kots.io/v1beta1 and kind License');
+  const apiVersion = getIn(doc, ['apiVersion']);
+  if (typeof apiVersion !== 'string' || !API_VERSIONS.includes(apiVersion) || getIn(doc, ['kind']) !== 'License') {
+    problems.push(`expected apiVersion ${API_VERSIONS.join(' or ')} and kind License`);
   }
   const spec = getIn(doc, ['spec']);
   const licenseID = requiredString(spec, 'licenseID', problems);
   const appSlug = requiredString(spec, 'appSlug', problems);
   const customer = getIn(spec, ['customerName']);
   const customerName = typeof customer === 'string' ? customer : '';
-  const proxy = getIn(spec, ['replicatedProxyDomain']);
+  const proxyDomain = proxyDomainOf(spec);
   const expiresValue = getIn(spec, ['entitlements', 'expires_at', 'value']);
   let expiresAt: Date | undefined;
   if (typeof expiresValue === 'string' && expiresValue.trim() !== '') {
@@ -73,7 +94,7 @@ export function parseLicense(text: string): License {
     licenseID,
     appSlug,
     customerName,
-    ...(typeof proxy === 'string' && proxy.trim() !== '' ? { proxyDomain: proxy.trim() } : {}),
+    ...(proxyDomain !== undefined ? { proxyDomain } : {}),
     ...(expiresAt ? { expiresAt } : {}),
   };
 }

@@ -1,7 +1,8 @@
 import type { AdmissionContext } from '../admission/admit.ts';
+import type { MutationPolicy } from '../admission/mutate-pod.ts';
 import { mutationPolicy, pullSecretSpec } from '../admission/policy.ts';
-import { effectiveSettings, type LoadedConfig } from '../config.ts';
-import type { PullSecretKeeper } from '../k8s/pull-secret-keeper.ts';
+import { effectiveSettings, type EffectiveSettings, type LoadedConfig } from '../config.ts';
+import { derivedDockerConfigJsonBase64 } from '../k8s/pull-secret-manifest.ts';
 import { expiryWarning, type License } from '../license/license.ts';
 import { withDeadline } from '../util/with-deadline.ts';
 
@@ -9,41 +10,66 @@ import { withDeadline } from '../util/with-deadline.ts';
 // warning, than abandoned by the API server and (failurePolicy Ignore) admitted unrewritten.
 export const PULL_SECRET_BUDGET_MS = 5_000;
 
-export interface AdmissionState {
-  context: AdmissionContext;
-  /** Applies a reloaded license; throws (and changes nothing) if it makes the settings invalid. */
+/** Configuration fixed at start, combined with the license in force, which is swapped when it changes. */
+export interface LiveSettings {
+  settings(): EffectiveSettings;
+  policy(): MutationPolicy;
+  license(): License;
+  /** The `.dockerconfigjson` derived from the license, base64-encoded. */
+  derivedCredential(): string;
+  /**
+   * Applies a reloaded license; throws (and changes nothing) when it makes the settings invalid or
+   * would rename the pull secret, which the watches and the RBAC are bound to: that takes a restart.
+   */
   setLicense(license: License): void;
 }
 
-/** The live admission context: configuration fixed at start, license swapped when it changes. */
-export function createAdmissionState(
-  loaded: LoadedConfig,
-  ownNamespace: string,
-  keeper: PullSecretKeeper,
-  now: () => Date = () => new Date(),
-  budgetMs = PULL_SECRET_BUDGET_MS,
-): AdmissionState {
+export function liveSettings(loaded: LoadedConfig): LiveSettings {
   const { config } = loaded;
   let license = loaded.license;
-  let policy = mutationPolicy(config, loaded.settings);
-  const excluded = new Set([...config.namespaces.exclude, ownNamespace]);
+  let settings = loaded.settings;
+  let policy = mutationPolicy(config, settings);
+  let credential = derivedDockerConfigJsonBase64(pullSecretSpec(settings, license));
   return {
-    context: {
-      policy: () => policy,
-      standingWarnings: () => {
-        const warning = expiryWarning(license, now());
-        return warning ? [warning] : [];
-      },
-      isExcludedNamespace: (namespace) => excluded.has(namespace),
-      ensurePullSecret: async (namespace) => {
-        await withDeadline(keeper.ensure(namespace), budgetMs, `no answer from the API server within ${budgetMs / 1000} s`);
-      },
-    },
+    settings: () => settings,
+    policy: () => policy,
+    license: () => license,
+    derivedCredential: () => credential,
     setLicense(next) {
-      const settings = effectiveSettings(config, next);
+      const nextSettings = effectiveSettings(config, next);
+      if (nextSettings.pullSecretName !== settings.pullSecretName) {
+        throw new Error(`the new license would rename the pull secret "${settings.pullSecretName}" to "${nextSettings.pullSecretName}"; set pullSecret.name (or appSlug) in the configuration and restart pullgate`);
+      }
       license = next;
+      settings = nextSettings;
       policy = mutationPolicy(config, settings);
-      keeper.setSpec(pullSecretSpec(settings, next));
+      credential = derivedDockerConfigJsonBase64(pullSecretSpec(settings, next));
+    },
+  };
+}
+
+export interface AdmissionContextParts {
+  live: LiveSettings;
+  serves(namespace: string): boolean | Promise<boolean>;
+  ensurePullSecret(namespace: string): Promise<unknown>;
+  now?: () => Date;
+  budgetMs?: number;
+}
+
+/** The admission context over the live settings, the namespace scope and the pull secret. */
+export function admissionContext(parts: AdmissionContextParts): AdmissionContext {
+  const { live, ensurePullSecret } = parts;
+  const now = parts.now ?? (() => new Date());
+  const budgetMs = parts.budgetMs ?? PULL_SECRET_BUDGET_MS;
+  return {
+    policy: () => live.policy(),
+    standingWarnings: () => {
+      const warning = expiryWarning(live.license(), now());
+      return warning ? [warning] : [];
+    },
+    serves: parts.serves,
+    ensurePullSecret: async (namespace) => {
+      await withDeadline(ensurePullSecret(namespace), budgetMs, `no answer from the API server within ${budgetMs / 1000} s`);
     },
   };
 }

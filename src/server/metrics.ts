@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics. Labels are operations, decisions, locations and results: never names or credentials. */
 export interface Metrics {
@@ -9,6 +9,9 @@ export interface Metrics {
   imagesRewritten: Counter<'location'>;
   warnings: Counter;
   pullSecretEnsures: Counter<'result'>;
+  reconciles: Counter<'result'>;
+  apiCallsInFlight: Gauge;
+  leader: Gauge;
   rejectedRequests: Counter<'code'>;
 }
 
@@ -39,10 +42,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     warnings: new Counter({ name: 'pullgate_admission_warnings_total', help: 'Warnings returned to clients', registers: [registry] }),
     pullSecretEnsures: new Counter({
       name: 'pullgate_pull_secret_ensure_total',
-      help: 'Pull secret checks against the API server, by result (cached, created, updated, unchanged, error)',
+      help: 'Pull secret checks made for admitted Pods, by result (unchanged: present and current, created, left: present but stale and left to the reconciler, error)',
       labelNames: ['result'],
       registers: [registry],
     }),
+    reconciles: new Counter({
+      name: 'pullgate_pull_secret_reconcile_total',
+      help: 'Namespaces looked at by the reconciler, by result (unchanged, created, updated, replaced, error, no-credential)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    apiCallsInFlight: new Gauge({ name: 'pullgate_api_calls_in_flight', help: 'Kubernetes API calls waiting for an answer (bounded; past the bound a call fails at once)', registers: [registry] }),
+    leader: new Gauge({ name: 'pullgate_leader', help: '1 while this replica holds the lease and reconciles every namespace, else 0', registers: [registry] }),
     rejectedRequests: new Counter({
       name: 'pullgate_rejected_requests_total',
       help: 'Requests refused before admission (malformed, oversized, wrong content type), by error code',

@@ -4,6 +4,7 @@ import { allowed, reviewOf } from '../admission/response.ts';
 import { decodeReview, type DecodedReview } from '../admission/review.ts';
 import type { Logger } from '../logger.ts';
 import { HttpError } from '../errors.ts';
+import { jsonParseErrorReason } from '../util/redact.ts';
 import type { Metrics } from './metrics.ts';
 import { isJsonContentType, readBody } from './read-body.ts';
 
@@ -20,15 +21,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/**
- * V8 quotes the input around an unexpected token (`Unexpected token 'h', ..."value":hunter2}"...
- * is not valid JSON`), and a Pod may carry credentials: keep only messages without quoted input,
- * which name a position instead.
- */
-function jsonErrorReason(message: string): string {
-  return message.includes('"') ? 'unexpected token' : message;
-}
-
 async function decode(req: IncomingMessage, bodyLimit: number): Promise<DecodedReview> {
   if (!isJsonContentType(req.headers['content-type'])) throw new HttpError('UNSUPPORTED_MEDIA_TYPE', String(req.headers['content-type'] ?? 'none'));
   const body = await readBody(req, bodyLimit);
@@ -37,7 +29,7 @@ async function decode(req: IncomingMessage, bodyLimit: number): Promise<DecodedR
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new HttpError('MALFORMED_JSON', jsonErrorReason((err as Error).message));
+    throw new HttpError('MALFORMED_JSON', jsonParseErrorReason((err as Error).message));
   }
   return decodeReview(parsed);
 }

@@ -1,14 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { pullSecretSpec } from '../admission/policy.ts';
+import { hostname } from 'node:os';
+import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../config.ts';
-import { PullSecretKeeper } from '../k8s/pull-secret-keeper.ts';
+import { admissionPullSecret } from '../k8s/admission-pull-secret.ts';
+import { ApiCallBudget } from '../k8s/api-call-budget.ts';
+import { clusterState } from '../k8s/cluster-state.ts';
+import { copiedCredential, type CredentialSource } from '../k8s/credential-source.ts';
+import { startLeaderElection } from '../k8s/leader-lease.ts';
+import { namespaceGate } from '../k8s/namespace-gate.ts';
+import { namespaceScope } from '../k8s/namespace-scope.ts';
+import { secretReconciler } from '../k8s/secret-reconciler.ts';
+import { kubeSecretsApi } from '../k8s/secrets-api.ts';
 import { followLicense } from '../license/license-source.ts';
 import type { Logger } from '../logger.ts';
 import { readTlsFiles, reloadOnChange, type TlsFiles } from '../tls/serving-certificate.ts';
-import { createAdmissionState } from './admission-state.ts';
+import { admissionContext, liveSettings } from './admission-state.ts';
 import { createHttpsServer } from './https-server.ts';
 import { createMetrics, createMetricsServer } from './metrics.ts';
 import { createMutateHandler } from './mutate-handler.ts';
@@ -26,8 +35,8 @@ export interface ServeOptions {
   /** A kubeconfig file; undefined means in-cluster credentials. */
   kubeconfig?: string;
   bodyLimit?: number;
-  /** How long a namespace's pull secret is trusted without asking the API server again. */
-  secretRecheckMs?: number;
+  /** This replica's name in the leader Lease (default: host name and a random suffix). */
+  identity?: string;
   logger: Logger;
 }
 
@@ -37,6 +46,15 @@ export interface RunningPullgate {
   /** Graceful stop: readiness fails, in-flight requests finish, idle connections close. */
   shutdown(): Promise<void>;
 }
+
+/** The Lease the replicas compete for; only its holder reconciles every namespace. */
+export const LEADER_LEASE_NAME = 'pullgate-leader';
+/** Kubernetes API calls waiting at once, across admission, the reconciler and the Lease. */
+const MAX_API_CALLS_IN_FLIGHT = 32;
+/** Longest one API call may take: below the admission budget, so admission can still answer. */
+const API_CALL_DEADLINE_MS = 4_000;
+// Longest a stop waits for in-flight admissions (their own deadline is the webhook's 10 s).
+const DRAIN_TIMEOUT_MS = 15_000;
 
 function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,11 +66,9 @@ function listen(server: HttpServer | HttpsServer, port: number, host: string): P
   });
 }
 
-// Longest a stop waits for in-flight admissions (their own deadline is the webhook's 10 s).
-const DRAIN_TIMEOUT_MS = 15_000;
-
 /** Stops accepting, lets in-flight requests finish, closes idle connections, then forces the rest. */
 function close(server: HttpServer | HttpsServer): Promise<void> {
+  if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
     force.unref();
@@ -79,66 +95,174 @@ function kubeConfig(file: string | undefined): KubeConfig {
   return kc;
 }
 
-export async function startPullgate(options: ServeOptions): Promise<RunningPullgate> {
-  const { logger } = options;
-  const loaded = await loadConfig(options.configFile);
-  const metrics = createMetrics();
-  const keeper = new PullSecretKeeper(pullSecretSpec(loaded.settings, loaded.license), {
-    api: kubeConfig(options.kubeconfig).makeApiClient(CoreV1Api),
-    logger,
-    ...(options.secretRecheckMs !== undefined ? { ttlMs: options.secretRecheckMs } : {}),
-    onResult: (result) => metrics.pullSecretEnsures.inc({ result }),
-  });
-  const state = createAdmissionState(loaded, options.ownNamespace, keeper);
-  const licenseWatch = followLicense(loaded.config.licenseFile, loaded.license, (license) => state.setLicense(license), logger);
-
-  let ready = false;
-  let draining = false;
-  const server = createHttpsServer(
-    readTlsFiles(options.tls),
-    createMutateHandler({ admission: state.context, logger, metrics, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT }),
-    createOpsApp({ ready: () => ready }, logger),
-    logger,
-    () => draining,
-  );
-  // After start, a server error (say EMFILE on accept) is logged, not left to crash the process.
-  const logServerError = (err: Error) => logger.error({ err: err.message }, 'server error');
-  const tlsWatch = reloadOnChange(server, options.tls, logger);
-  const metricsServer = createMetricsServer(metrics);
-
-  const port = await listen(server, options.port, options.host);
-  const metricsPort = await listen(metricsServer, options.metricsPort, options.host);
-  server.on('error', logServerError);
-  metricsServer.on('error', logServerError);
-  ready = true;
-  const { settings, config } = loaded;
-  for (const served of [config.namespaces.application, ...config.namespaces.additional]) {
-    if (served === options.ownNamespace) logger.warn({ namespace: served }, "configured namespace is pullgate's own namespace, which is never served");
+/** Things to stop, in reverse order of start; run on shutdown and on a failed start alike. */
+class Stoppables {
+  readonly #stops: Array<() => unknown> = [];
+  add(stop: () => unknown): void {
+    this.#stops.push(stop);
   }
-  logger.info(
-    {
+  async stopAll(): Promise<void> {
+    for (const stop of this.#stops.splice(0).reverse()) await stop();
+  }
+}
+
+export async function startPullgate(options: ServeOptions): Promise<RunningPullgate> {
+  const { logger, ownNamespace } = options;
+  const loaded = await loadConfig(options.configFile);
+  const { config } = loaded;
+  const metrics = createMetrics();
+  const kc = kubeConfig(options.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const budget = new ApiCallBudget({
+    maxInFlight: MAX_API_CALLS_IN_FLIGHT,
+    deadlineMs: API_CALL_DEADLINE_MS,
+    onInFlightChange: (n) => metrics.apiCallsInFlight.set(n),
+  });
+  const secretsApi = kubeSecretsApi(core, budget);
+  const live = liveSettings(loaded);
+  const scope = namespaceScope(config.namespaces, ownNamespace);
+  const pullSecretName = loaded.settings.pullSecretName;
+  const stoppables = new Stoppables();
+
+  try {
+    // Filled in below; the watches start only once everything they call exists.
+    let onCredentialChange = () => {};
+    let reconcilerRef: ReturnType<typeof secretReconciler> | undefined;
+
+    const copied: CredentialSource | undefined = config.credentials
+      ? copiedCredential({ kubeConfig: kc, core, namespace: ownNamespace, name: config.credentials.dockerConfigSecret, logger, onChange: () => onCredentialChange() })
+      : undefined;
+    const credential = () => (copied ? copied.current() : { dockerConfigJson: live.derivedCredential() });
+
+    let leading = false;
+    const activate = () => {
+      if (leading && state.synced()) reconcilerRef?.setActive(true);
+    };
+    const state = clusterState({
+      kubeConfig: kc,
+      core,
+      pullSecretName,
+      logger,
+      onNamespaceChange: (ns) => reconcilerRef?.enqueue(ns),
+      onPullSecretChange: (ns) => reconcilerRef?.enqueue(ns),
+      onSynced: activate,
+    });
+    const reconciler = secretReconciler({
+      state,
+      scope,
+      api: secretsApi,
+      pullSecretName,
+      credential,
+      logger,
+      onResult: (result) => metrics.reconciles.inc({ result }),
+    });
+    reconcilerRef = reconciler;
+    onCredentialChange = () => reconciler.enqueueAll();
+    stoppables.add(() => reconciler.stop());
+
+    state.start();
+    stoppables.add(() => state.stop());
+    if (copied) {
+      copied.start();
+      stoppables.add(() => copied.stop());
+    }
+
+    const election = startLeaderElection({
+      api: kc.makeApiClient(CoordinationV1Api),
+      namespace: ownNamespace,
+      name: LEADER_LEASE_NAME,
+      identity: options.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`,
+      callWithDeadline: (call) => budget.run(call),
+      onStartedLeading: () => {
+        leading = true;
+        metrics.leader.set(1);
+        logger.info('leading: reconciling every namespace in scope');
+        activate();
+      },
+      onStoppedLeading: () => {
+        leading = false;
+        metrics.leader.set(0);
+        logger.info('no longer leading: admission only');
+        reconciler.setActive(false);
+      },
+      logger,
+    });
+    stoppables.add(() => election.stop());
+
+    const licenseWatch = followLicense(config.licenseFile, loaded.license, (license) => {
+      live.setLicense(license);
+      if (!copied) onCredentialChange();
+    }, logger);
+    stoppables.add(() => licenseWatch.close());
+
+    const ensure = admissionPullSecret({ state, api: secretsApi, pullSecretName: () => pullSecretName, credential });
+    const admission = admissionContext({
+      live,
+      serves: namespaceGate({ scope, state, core, budget }),
+      ensurePullSecret: (namespace) =>
+        ensure(namespace).then(
+          (result) => void metrics.pullSecretEnsures.inc({ result }),
+          (err: unknown) => {
+            metrics.pullSecretEnsures.inc({ result: 'error' });
+            throw err;
+          },
+        ),
+    });
+
+    let listening = false;
+    let draining = false;
+    const ready = () => listening && !draining && state.synced() && (copied?.synced() ?? true);
+    const server = createHttpsServer(
+      readTlsFiles(options.tls),
+      createMutateHandler({ admission, logger, metrics, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT }),
+      createOpsApp({ ready }, logger),
+      logger,
+      () => draining,
+    );
+    const metricsServer = createMetricsServer(metrics);
+    stoppables.add(() => Promise.all([close(server), close(metricsServer)]));
+    const tlsWatch = reloadOnChange(server, options.tls, logger);
+    stoppables.add(() => tlsWatch.close());
+
+    const port = await listen(server, options.port, options.host);
+    const metricsPort = await listen(metricsServer, options.metricsPort, options.host);
+    // After start, a server error (say EMFILE on accept) is logged, not left to crash the process.
+    const logServerError = (err: Error) => logger.error({ err: err.message }, 'server error');
+    server.on('error', logServerError);
+    metricsServer.on('error', logServerError);
+    listening = true;
+
+    for (const served of [config.namespaces.application, ...config.namespaces.additional]) {
+      if (served === ownNamespace) logger.warn({ namespace: served }, "configured namespace is pullgate's own namespace, which is never served");
+    }
+    const { settings } = loaded;
+    logger.info(
+      {
+        port,
+        metricsPort,
+        proxyDomain: settings.proxyDomain,
+        registryDomain: settings.registryDomain,
+        appSlug: settings.appSlug,
+        pullSecret: settings.pullSecretName,
+        credential: config.credentials ? `secret ${ownNamespace}/${config.credentials.dockerConfigSecret}` : 'license',
+        privateRegistries: config.privateRegistries.length,
+        licenseExpiresAt: loaded.license.expiresAt?.toISOString() ?? 'never',
+      },
+      'pullgate serving',
+    );
+
+    return {
       port,
       metricsPort,
-      proxyDomain: settings.proxyDomain,
-      registryDomain: settings.registryDomain,
-      appSlug: settings.appSlug,
-      pullSecret: settings.pullSecretName,
-      privateRegistries: config.privateRegistries.length,
-      licenseExpiresAt: loaded.license.expiresAt?.toISOString() ?? 'never',
-    },
-    'pullgate serving',
-  );
-
-  return {
-    port,
-    metricsPort,
-    async shutdown() {
-      ready = false;
-      draining = true;
-      licenseWatch.close();
-      tlsWatch.close();
-      await Promise.all([close(server), close(metricsServer)]);
-      logger.info('pullgate stopped');
-    },
-  };
+      async shutdown() {
+        draining = true;
+        await stoppables.stopAll();
+        logger.info('pullgate stopped');
+      },
+    };
+  } catch (err) {
+    // Nothing opened so far may outlive a failed start: listeners, watches, timers.
+    await stoppables.stopAll();
+    throw err;
+  }
 }

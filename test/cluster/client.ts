@@ -1,8 +1,10 @@
 // kubectl and helm against a running test cluster. Built from plain, serialisable ClusterInfo so a
 // vitest worker can use a cluster that globalSetup started in another process (provide/inject).
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { run, type RunResult } from '../support/run.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
+
+export { CommandError, type RunResult } from '../support/run.ts';
 
 export interface ClusterInfo {
   /** Temp directory holding certificates, kubeconfigs, logs and etcd data. */
@@ -14,6 +16,8 @@ export interface ClusterInfo {
   caPem: string;
   /** Admin kubeconfig (client certificate in system:masters). */
   kubeconfigPath: string;
+  /** The API server's audit log (JSON lines), when the cluster was started with `audit`. */
+  auditLogPath?: string;
 }
 
 export interface RunOptions {
@@ -25,46 +29,11 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
 export interface ClusterClient {
   kubectl(args: string[], opts?: RunOptions): Promise<RunResult>;
   helm(args: string[], opts?: RunOptions): Promise<RunResult>;
   /** Kubeconfig file authenticating as the ServiceAccount (a token from `kubectl create token`). */
   serviceAccountKubeconfig(namespace: string, name: string, duration?: string): Promise<string>;
-}
-
-export class CommandError extends Error {
-  readonly result: RunResult;
-  constructor(command: string, result: RunResult) {
-    super(`${command} exited with ${result.code}:\n${result.stderr.trim() || result.stdout.trim()}`);
-    this.name = 'CommandError';
-    this.result = result;
-  }
-}
-
-function run(binary: string, args: string[], env: NodeJS.ProcessEnv, opts: RunOptions): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.stdin.on('error', () => {}); // EPIPE if the command exits before reading its input
-    child.stdin.end(opts.input ?? '');
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const result = { stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr, code: code ?? 128 };
-      if (result.code !== 0 && !opts.allowFailure) {
-        const name = binary.split('/').at(-1);
-        reject(new CommandError(`${name} ${args.join(' ')}`, result));
-      } else resolve(result);
-    });
-  });
 }
 
 export function clusterClient(info: ClusterInfo): ClusterClient {
@@ -77,10 +46,15 @@ export function clusterClient(info: ClusterInfo): ClusterClient {
     HELM_CONFIG_HOME: join(info.dir, 'helm', 'config'),
     HELM_DATA_HOME: join(info.dir, 'helm', 'data'),
   };
-  const kubectl = (args: string[], opts: RunOptions = {}): Promise<RunResult> =>
-    run(join(info.binDir, 'kubectl'), [`--kubeconfig=${opts.kubeconfig ?? info.kubeconfigPath}`, ...args], env, opts);
-  const helm = (args: string[], opts: RunOptions = {}): Promise<RunResult> =>
-    run(join(info.binDir, 'helm'), [`--kubeconfig=${opts.kubeconfig ?? info.kubeconfigPath}`, ...args], env, opts);
+  const tool = (name: string) => async (args: string[], opts: RunOptions = {}): Promise<RunResult> =>
+    run(join(info.binDir, name), [`--kubeconfig=${opts.kubeconfig ?? info.kubeconfigPath}`, ...args], {
+      env,
+      input: opts.input ?? '',
+      check: !opts.allowFailure,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+  const kubectl = tool('kubectl');
+  const helm = tool('helm');
 
   const serviceAccountKubeconfig = async (namespace: string, name: string, duration = '24h'): Promise<string> => {
     const { stdout } = await kubectl(['create', 'token', name, '-n', namespace, `--duration=${duration}`]);

@@ -5,12 +5,13 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, generateRsaKeyPair, issueClientCert, issueServingCert } from '../../src/tls/certificates.ts';
+import { eventually } from '../support/eventually.ts';
+import { httpGet } from '../support/http-get.ts';
 import { clusterClient, type ClusterClient, type ClusterInfo } from './client.ts';
 import { ensureBinaries } from './ensure-binaries.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { freePorts } from './ports.ts';
 import { installExitHook, startSupervised, type SupervisedProcess } from './supervised-process.ts';
-import { httpGet, waitUntil } from './wait.ts';
 
 /** kube-controller-manager controllers the tests need (canonical v1.36 names; see README). */
 export const DEFAULT_CONTROLLERS = [
@@ -28,12 +29,35 @@ export const DEFAULT_CONTROLLERS = [
   'cronjob-controller',
 ];
 
+/**
+ * The audit policy of `audit: true`: every request on Secrets, Leases and Namespaces, by anyone,
+ * at level Metadata (who, what, when, the response code — never a Secret's data); nothing else.
+ * RequestReceived is omitted: every request's ResponseComplete event says the same and more.
+ */
+export const DEFAULT_AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    resources:
+      - group: ""
+        resources: [secrets, namespaces]
+      - group: coordination.k8s.io
+        resources: [leases]
+  - level: None
+`;
+
 export interface StartClusterOptions {
   /** Skip build.sh and use these binaries. */
   binDir?: string;
   /** Extra SANs for the API server's serving certificate. */
   extraSans?: string[];
   extraApiServerArgs?: string[];
+  /**
+   * Write an API server audit log (`auditLogPath` in the ClusterInfo): `true` for
+   * DEFAULT_AUDIT_POLICY, or an audit.k8s.io/v1 Policy document of one's own.
+   */
+  audit?: true | { policy?: string };
   /** kube-controller-manager --controllers; [] starts no controller manager at all. */
   controllers?: string[];
   /** Keep the temp dir (logs, etcd data) after stop(). Also forced by PULLGATE_CLUSTER_KEEP=1. */
@@ -135,13 +159,28 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     ], join(dir, 'etcd.log'), keepDir ? undefined : { ...process.env, WITH_PARENT_RM_ON_ORPHAN: dir });
     processes.push(etcd);
     log(`etcd pid ${etcd.pid} on ${etcdUrl}, log ${etcd.logPath}`);
-    await waitUntil('etcd /health', async () => (await httpGet(`${etcdUrl}/health`)).body.includes('"health":"true"'), {
+    await eventually('etcd /health', async () => (await httpGet(`${etcdUrl}/health`)).body.includes('"health":"true"'), {
       timeoutMs,
       watch: [etcd],
+      retryErrors: true,
     });
     mark('etcd');
 
     // --- kube-apiserver
+    const auditLogPath = opts.audit ? join(dir, 'audit.log') : undefined;
+    const auditPolicy = (opts.audit === true ? undefined : opts.audit?.policy) ?? DEFAULT_AUDIT_POLICY;
+    const auditArgs = auditLogPath
+      ? [
+          `--audit-policy-file=${file('audit-policy.yaml', auditPolicy)}`,
+          `--audit-log-path=${auditLogPath}`,
+          // Each event is written before the response is sent: a request a client has seen
+          // answered is already in the log.
+          '--audit-log-mode=blocking',
+          '--audit-log-format=json',
+          // Never rotated: byte offsets taken as marks stay valid for the whole run.
+          '--audit-log-maxsize=0',
+        ]
+      : [];
     const apiserver = startSupervised('kube-apiserver', bin('kube-apiserver'), [
       `--etcd-servers=${etcdUrl}`,
       // Without a default route the server cannot pick an address itself and exits.
@@ -161,13 +200,15 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       // The default reconciler keeps trying to publish 127.0.0.1 as the `kubernetes` Service's
       // Endpoints, which validation rejects (loopback). Nothing here routes to that Service.
       '--endpoint-reconciler-type=none',
+      ...auditArgs,
       ...(opts.extraApiServerArgs ?? []),
     ], join(dir, 'kube-apiserver.log'));
     processes.push(apiserver);
     log(`kube-apiserver pid ${apiserver.pid} on ${server}, log ${apiserver.logPath}`);
-    await waitUntil('kube-apiserver /readyz', async () => (await httpGet(`${server}/readyz`, adminTls)).status === 200, {
+    await eventually('kube-apiserver /readyz', async () => (await httpGet(`${server}/readyz`, adminTls)).status === 200, {
       timeoutMs,
       watch: [etcd, apiserver],
+      retryErrors: true,
     });
     mark('apiserver');
 
@@ -192,23 +233,25 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       processes.push(kcm);
       log(`kube-controller-manager pid ${kcm.pid}, log ${kcm.logPath}`);
       const watch = [etcd, apiserver, kcm];
-      await waitUntil('kube-controller-manager /healthz', async () => (await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true })).status === 200, {
+      await eventually('kube-controller-manager /healthz', async () => (await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true })).status === 200, {
         timeoutMs,
         watch,
+        retryErrors: true,
       });
       mark('controller-manager');
       // The serviceaccount controller is running for real once it has filled in namespace default.
       if (controllers.includes('serviceaccount-controller')) {
-        await waitUntil('ServiceAccount default/default', async () => (await httpGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminTls)).status === 200, {
+        await eventually('ServiceAccount default/default', async () => (await httpGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminTls)).status === 200, {
           timeoutMs,
           watch,
+          retryErrors: true,
         });
         mark('default-serviceaccount');
       }
     }
     log(`control plane ready in ${Date.now() - started}ms (${dir})`);
 
-    const info: ClusterInfo = { dir, binDir, server, caPem: ca.certPem, kubeconfigPath };
+    const info: ClusterInfo = { dir, binDir, server, caPem: ca.certPem, kubeconfigPath, ...(auditLogPath ? { auditLogPath } : {}) };
     return { ...info, info, ...clusterClient(info), processes, timings, stop };
   } catch (err) {
     // Keep the logs the error message points at.

@@ -1,6 +1,7 @@
 // Builds (or finds cached) control-plane binaries via build.sh and says whether e2e tests may run.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { run } from '../support/run.ts';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('./build.sh', import.meta.url));
 /** build.sh's exit status when no Go toolchain is on PATH. */
@@ -22,25 +23,14 @@ export function isCI(): boolean {
  * Runs build.sh (a warm cache answers at once; a cold one builds for many minutes, holding a lock so
  * concurrent callers wait) with its progress streamed to our stderr. Resolves to the bin directory.
  */
-export function ensureBinaries(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-      process.stderr.write(chunk);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === EXIT_GO_MISSING) return reject(new GoToolchainMissingError(stderr));
-      if (code !== 0) return reject(new Error(`${BUILD_SCRIPT} failed with exit code ${code}:\n${stderr.split('\n').slice(-30).join('\n')}`));
-      const binDir = stdout.trim().split('\n').at(-1)?.trim();
-      if (!binDir) return reject(new Error(`${BUILD_SCRIPT} printed no bin directory`));
-      resolve(binDir);
-    });
-  });
+export async function ensureBinaries(): Promise<string> {
+  // A cold build takes many minutes: no timeout.
+  const { code, stdout, stderr } = await run('bash', [BUILD_SCRIPT], { timeoutMs: Infinity, onStderr: (chunk) => process.stderr.write(chunk) });
+  if (code === EXIT_GO_MISSING) throw new GoToolchainMissingError(stderr);
+  if (code !== 0) throw new Error(`${BUILD_SCRIPT} failed with exit code ${code}:\n${stderr.split('\n').slice(-30).join('\n')}`);
+  const binDir = stdout.trim().split('\n').at(-1)?.trim();
+  if (!binDir) throw new Error(`${BUILD_SCRIPT} printed no bin directory`);
+  return binDir;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, issueServingCert } from '../../src/tls/certificates.ts';
+import { eventually } from '../support/eventually.ts';
 import { startCluster, type Cluster } from './cluster.ts';
 import { ensureBinaries } from './ensure-binaries.ts';
 import { groupAlive } from './supervised-process.ts';
@@ -20,16 +21,6 @@ function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(`smoke: ${msg}`);
 }
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`smoke: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 async function checks(c: Cluster): Promise<void> {
   const version = JSON.parse((await c.kubectl(['version', '-o', 'json'])).stdout) as {
     clientVersion: { gitVersion: string };
@@ -41,7 +32,7 @@ async function checks(c: Cluster): Promise<void> {
 
   // Deployment -> ReplicaSet -> Pod proves the controllers run; the Pod stays Pending (no scheduler).
   await c.kubectl(['create', 'deployment', 'smoke', '--image=registry.example.com/smoke:1', '--replicas=1']);
-  const pod = await poll('the Deployment\'s Pod', async () => {
+  const pod = await eventually('the Deployment\'s Pod', async () => {
     const pods = JSON.parse((await c.kubectl(['get', 'pods', '-l', 'app=smoke', '-o', 'json'])).stdout) as {
       items: { metadata: { name: string }; status?: { phase?: string } }[];
     };
@@ -139,7 +130,7 @@ async function webhookRoundTrip(c: Cluster): Promise<void> {
     });
     // The API server picks up webhook configurations asynchronously: poll with fresh Pods.
     await c.kubectl(['create', 'deployment', 'hooked', '--image=registry.example.com/smoke:1', '--replicas=1']);
-    await poll('a webhook-mutated Pod from the ReplicaSet controller', async () => {
+    await eventually('a webhook-mutated Pod from the ReplicaSet controller', async () => {
       const out = (await c.kubectl(['get', 'pods', '-l', 'app=hooked', '-o', 'jsonpath={.items[*].metadata.annotations.smoke/mutated}'])).stdout;
       if (out.includes('yes')) return true;
       if (out === '') return undefined;

@@ -5,9 +5,10 @@
 //    then stops its binary (see that script).
 // Each server runs in its own process group (detached) so a kill reaches the wrapper, the binary
 // and the watcher together.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { run } from '../support/run.ts';
 
 const WRAPPER = fileURLToPath(new URL('./with-parent.sh', import.meta.url));
 
@@ -58,37 +59,24 @@ export interface SupervisedProcess {
 
 export function startSupervised(name: string, binary: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): SupervisedProcess {
   installExitHook();
-  const logFd = openSync(logPath, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn('bash', [WRAPPER, binary, ...args], {
-      detached: true,
-      // stdin: the lifeline pipe (never written); stdout+stderr: the log file.
-      stdio: ['pipe', logFd, logFd],
-      env: env ?? process.env,
-    });
-  } finally {
-    // The child has its own copy of the descriptor.
-    closeSync(logFd);
-  }
-  if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
-  const pid = child.pid;
-  live.add(child);
+  // Server mode: own process group; stdin is the lifeline pipe (never written); output to the log.
   // Neither the child nor its lifeline keeps the event loop alive: a test runner that forgot stop()
   // still exits, and the exit hook cleans up.
-  child.unref();
-  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  child.stdin?.on('error', () => {});
+  const running = run('bash', [WRAPPER, binary, ...args], { logPath, env: env ?? process.env, timeoutMs: Infinity });
+  const child = running.child;
+  if (running.pid === undefined) {
+    // The reason arrives as the rejection; the error thrown here says which server.
+    running.catch(() => {});
+    throw new Error(`${name}: spawn failed`);
+  }
+  const pid = running.pid;
+  live.add(child);
 
-  let done = false;
-  const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => {
-      done = true;
-      live.delete(child);
-      child.stdin?.destroy();
-      resolve(code ?? signal ?? 'unknown');
-    });
-  });
+  const exited = running.then(
+    (r) => r.code ?? r.signal ?? 'unknown',
+    (err: Error) => `spawn error: ${err.message}`,
+  );
+  void exited.then(() => live.delete(child));
 
   const logTail = (lines = 40): string => {
     try {
@@ -99,7 +87,7 @@ export function startSupervised(name: string, binary: string, args: string[], lo
   };
 
   const stop = async (graceMs = 10_000): Promise<void> => {
-    if (!done) {
+    if (!running.hasExited()) {
       // Keep the event loop alive until the exit is observed.
       child.ref();
       killGroup(child, 'SIGTERM');
@@ -111,5 +99,5 @@ export function startSupervised(name: string, binary: string, args: string[], lo
     killGroup(child, 'SIGKILL');
   };
 
-  return { name, logPath, pid, exited, hasExited: () => done, stop, logTail };
+  return { name, logPath, pid, exited, hasExited: () => running.hasExited(), stop, logTail };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { e2e, eventually, getJson, unavailable } from './support/env.ts';
+import { eventually } from '../support/eventually.ts';
+import { e2e, getJson, unavailable } from './support/env.ts';
 import { APP_NAMESPACE, OPT_IN_LABEL, proxied } from './support/scenario.ts';
 import { waitForScope } from './support/scope.ts';
 

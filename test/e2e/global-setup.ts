@@ -10,7 +10,8 @@ import { startPullgateInCluster } from './support/pullgate-in-cluster.ts';
 export interface E2EEnvironment {
   unavailable?: string;
   cluster?: ClusterInfo;
-  pullgate?: { port: number; metricsPort: number; logPath: string; licensePath: string };
+  /** The shared pullgate, started with its webhook registered. */
+  pullgate?: { port: number; metricsPort: number; logPath: string; configPath: string; licensePath: string; ca: string };
 }
 
 declare module 'vitest' {
@@ -27,15 +28,23 @@ export default async function setup(project: TestProject) {
     project.provide('e2e', { unavailable });
     return;
   }
-  const cluster = await startCluster();
+  // The audit log lets tests count the API requests pullgate makes (test/support/audit.ts).
+  const cluster = await startCluster({ audit: true });
   try {
     const pullgate = await startPullgateInCluster(cluster.info, clusterClient(cluster.info));
     project.provide('e2e', {
       cluster: cluster.info,
-      pullgate: { port: pullgate.port, metricsPort: pullgate.metricsPort, logPath: pullgate.logPath, licensePath: pullgate.licensePath },
+      pullgate: {
+        port: pullgate.port,
+        metricsPort: pullgate.metricsPort,
+        logPath: pullgate.logPath,
+        configPath: pullgate.configPath,
+        licensePath: pullgate.licensePath,
+        ca: pullgate.ca,
+      },
     });
     return async () => {
-      await pullgate.process.stop();
+      await pullgate.stop();
       await cluster.stop();
     };
   } catch (err) {

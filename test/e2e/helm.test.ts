@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { e2e, eventually, getJson, unavailable } from './support/env.ts';
+import { eventually } from '../support/eventually.ts';
+import { e2e, getJson, unavailable } from './support/env.ts';
 import { SECRET_NAME, proxied } from './support/scenario.ts';
 import { createServedNamespace } from './support/scope.ts';
 

@@ -1,24 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { e2e, eventually, unavailable } from './support/env.ts';
+import { eventually } from '../support/eventually.ts';
+import { e2e, unavailable } from './support/env.ts';
+import { sample, scrapeMetrics } from './support/metrics.ts';
 import { LICENSE_ID } from './support/scenario.ts';
 import { createServedNamespace } from './support/scope.ts';
-
-function fetchText(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
-
-/** The value of one counter sample in Prometheus text format; 0 when the series does not exist yet. */
-function sample(metrics: string, series: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
 
 const MUTATED_CREATES = 'pullgate_admission_requests_total{operation="CREATE",decision="mutated"}';
 const SECRETS_CREATED = 'pullgate_pull_secret_ensure_total{result="created"}';
@@ -26,7 +12,7 @@ const SECRETS_CREATED = 'pullgate_pull_secret_ensure_total{result="created"}';
 describe.skipIf(unavailable)('what pullgate tells its operators', () => {
   it('logs each admission with the request uid and never a credential; metrics count it', async () => {
     const { client, env } = e2e();
-    const scrape = () => fetchText(`http://127.0.0.1:${env.pullgate!.metricsPort}/metrics`);
+    const scrape = () => scrapeMetrics(env.pullgate!.metricsPort);
     // A namespace of its own: the Pod below is the first (and only) one to need its pull secret.
     const ns = await createServedNamespace('observed');
     const before = await scrape();

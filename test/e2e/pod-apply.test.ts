@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { e2e, eventually, getJson, unavailable } from './support/env.ts';
+import { eventually } from '../support/eventually.ts';
+import { e2e, getJson, unavailable } from './support/env.ts';
 import { APP_NAMESPACE, LICENSE_ID, PROXY, REGISTRY, SECRET_NAME, proxied } from './support/scenario.ts';
 import { createServedNamespace } from './support/scope.ts';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { e2e, eventually, getJson, unavailable } from './support/env.ts';
+import { eventually } from '../support/eventually.ts';
+import { e2e, getJson, unavailable } from './support/env.ts';
 import { ADDITIONAL_NAMESPACE, SECRET_NAME, proxied } from './support/scenario.ts';
 
 const NS = ADDITIONAL_NAMESPACE;

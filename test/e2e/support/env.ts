@@ -15,14 +15,3 @@ export function e2e(): { client: ClusterClient; env: typeof env } {
 export async function getJson<T = any>(client: ClusterClient, args: string[]): Promise<T> {
   return JSON.parse((await client.kubectl(['get', ...args, '-o', 'json'])).stdout) as T;
 }
-
-/** Polls until `check` returns a value (controllers create Pods asynchronously). */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}

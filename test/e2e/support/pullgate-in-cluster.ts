@@ -1,53 +1,110 @@
 // Runs the built pullgate (dist/) as a child process against a test cluster, the way it runs in a
 // real one: its own ServiceAccount bound by the RBAC in deploy/, a serving certificate whose CA the
 // API server trusts, and the project's MutatingWebhookConfiguration pointing at 127.0.0.1.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// The e2e suite shares one such instance; a test may start more of its own (say one whose API
+// server is behind a hang proxy), each with its own directory, log and ports.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify, parse } from 'yaml';
 import { validateConfig } from '../../../src/config.ts';
+import { namespaceScope, type NamespaceScope } from '../../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
 import { createCertificateAuthority, issueServingCert } from '../../../src/tls/certificates.ts';
 import type { ClusterClient, ClusterInfo } from '../../cluster/client.ts';
+import { writeKubeconfig } from '../../cluster/kubeconfig.ts';
 import { startSupervised, type SupervisedProcess } from '../../cluster/supervised-process.ts';
-import { httpGet, waitUntil } from '../../cluster/wait.ts';
-import { APP_NAMESPACE, ADDITIONAL_NAMESPACE, configYaml, LICENSE_YAML, OWN_NAMESPACE } from './scenario.ts';
+import { eventually } from '../../support/eventually.ts';
+import { httpGet } from '../../support/http-get.ts';
+import { APP_NAMESPACE, ADDITIONAL_NAMESPACE, configYaml as scenarioConfigYaml, LICENSE_YAML, OWN_NAMESPACE } from './scenario.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The name of the instance the e2e suite shares. */
+export const SHARED_INSTANCE = 'pullgate';
+
+export interface PullgateOptions {
+  /** Names its directory under the cluster dir (pullgate-NAME), its log and its webhook; unique. Default: the shared instance. */
+  name?: string;
+  /** The API server URL in its kubeconfig, e.g. a hang proxy's https://127.0.0.1:PORT. Default: the API server. */
+  apiServerUrl?: string;
+  /**
+   * Register a MutatingWebhookConfiguration pointing at it (named after the instance, deleted by
+   * stop()). Default: true for the shared instance, false for any other: one webhook answering for
+   * the suite is what every other test expects.
+   */
+  registerWebhook?: boolean;
+  /** An existing license file (say the shared instance's, so one change reaches both). Default: a new file holding scenario.LICENSE_YAML. */
+  licensePath?: string;
+  /** The configuration file; a function is given the license path. Default: scenario.configYaml. */
+  configYaml?: string | ((licensePath: string) => string);
+  /** More `pullgate serve` flags, after the defaults (a repeated flag overrides its default). */
+  extraArgs?: string[];
+  /** Wait for /readyz (default), or return once it logs "pullgate serving" (an API server that never answers may keep it unready). */
+  waitReady?: boolean;
+}
 
 export interface PullgateInstance {
+  name: string;
   port: number;
   metricsPort: number;
   logPath: string;
   configPath: string;
   licensePath: string;
+  /** PEM of the CA of its serving certificate: what a client of /mutate trusts. */
+  ca: string;
   process: SupervisedProcess;
+  /** Deletes its webhook configuration (if it registered one) and stops the process. */
+  stop(): Promise<void>;
 }
 
 async function kubectlApply(client: ClusterClient, manifest: string): Promise<void> {
   await client.kubectl(['apply', '-f', '-'], { input: manifest });
 }
 
-/** The ports of the "pullgate serving" line of a pullgate JSON log, if it has one. */
-function servingLine(log: string): { port: number; metricsPort: number } | undefined {
-  for (const line of log.split('\n')) {
-    if (!line.includes('"pullgate serving"')) continue;
-    const entry = JSON.parse(line) as { msg?: string; port?: unknown; metricsPort?: unknown };
-    if (entry.msg !== 'pullgate serving') continue;
-    if (typeof entry.port !== 'number' || typeof entry.metricsPort !== 'number' || entry.port === 0 || entry.metricsPort === 0) {
-      throw new Error(`"pullgate serving" without the ports it listens on: ${line}`);
-    }
-    return { port: entry.port, metricsPort: entry.metricsPort };
-  }
-  return undefined;
+/** The whole JSON lines of a pullgate log (the last line may still be being written). */
+function logEntries(logPath: string): Array<Record<string, unknown>> {
+  return readFileSync(logPath, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.endsWith('}'))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
 }
 
-/** Starts pullgate for `cluster` and waits until the API server calls it. */
-export async function startPullgateInCluster(info: ClusterInfo, client: ClusterClient): Promise<PullgateInstance> {
-  const dir = join(info.dir, 'pullgate');
-  mkdirSync(dir, { recursive: true });
-  const file = (name: string, content: string) => {
-    const path = join(dir, name);
+/** The ports of the "pullgate serving" line of a pullgate JSON log, if it has one. */
+function servingLine(logPath: string): { port: number; metricsPort: number } | undefined {
+  const entry = logEntries(logPath).find((e) => e['msg'] === 'pullgate serving');
+  if (entry === undefined) return undefined;
+  const { port, metricsPort } = entry;
+  if (typeof port !== 'number' || typeof metricsPort !== 'number' || port === 0 || metricsPort === 0) {
+    throw new Error(`"pullgate serving" without the ports it listens on: ${JSON.stringify(entry)}`);
+  }
+  return { port, metricsPort };
+}
+
+/** A namespace whose Pods the webhook sends to pullgate whatever its labels, if the scope has one. */
+function probeNamespace(scope: NamespaceScope): string | undefined {
+  if (scope.configured.length > 0) return scope.configured[0];
+  return scope.all ? 'default' : undefined;
+}
+
+/** Starts a pullgate for `cluster` and waits until it is ready and, if it registered a webhook, called by the API server. */
+export async function startPullgateInCluster(info: ClusterInfo, client: ClusterClient, options: PullgateOptions = {}): Promise<PullgateInstance> {
+  const name = options.name ?? SHARED_INSTANCE;
+  const shared = name === SHARED_INSTANCE;
+  const registerWebhook = options.registerWebhook ?? shared;
+  const dir = join(info.dir, shared ? name : `pullgate-${name}`);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    throw new Error(`pullgate instance "${name}" cannot have ${dir}: ${(err as Error).message}`);
+  }
+  const file = (fileName: string, content: string) => {
+    const path = join(dir, fileName);
     writeFileSync(path, content, { mode: 0o600 });
     return path;
   };
@@ -55,53 +112,73 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
   for (const ns of [OWN_NAMESPACE, APP_NAMESPACE, ADDITIONAL_NAMESPACE]) {
     await client.kubectl(['create', 'namespace', ns], { allowFailure: true });
   }
-  // The RBAC exactly as shipped: pullgate acts with nothing more.
-  await client.kubectl(['apply', '-f', join(ROOT, 'deploy/rbac.yaml')]);
-  const kubeconfig = await client.serviceAccountKubeconfig(OWN_NAMESPACE, 'pullgate');
+  // The RBAC and the write guard exactly as shipped: pullgate acts with nothing more.
+  await client.kubectl(['apply', '-f', join(ROOT, 'deploy/rbac.yaml'), '-f', join(ROOT, 'deploy/write-guard.yaml')]);
+  const token = (await client.kubectl(['create', 'token', 'pullgate', '-n', OWN_NAMESPACE, '--duration=24h'])).stdout.trim();
+  const kubeconfig = writeKubeconfig(join(dir, 'kubeconfig'), options.apiServerUrl ?? info.server, info.caPem, `system:serviceaccount:${OWN_NAMESPACE}:pullgate`, { token }, OWN_NAMESPACE);
 
   const ca = createCertificateAuthority('pullgate-webhook-ca');
   const serving = issueServingCert(ca, [], 'pullgate');
   const certPath = file('tls.crt', serving.certPem);
   const keyPath = file('tls.key', serving.keyPem);
-  const licensePath = file('license.yaml', LICENSE_YAML);
-  const configPath = file('config.yaml', configYaml(licensePath));
+  const licensePath = options.licensePath ?? file('license.yaml', LICENSE_YAML);
+  const configText = typeof options.configYaml === 'string' ? options.configYaml : (options.configYaml ?? scenarioConfigYaml)(licensePath);
+  const configPath = file('config.yaml', configText);
 
   const logPath = join(dir, 'pullgate.log');
   const child = startSupervised(
-    'pullgate',
+    name,
     process.execPath,
     [join(ROOT, 'dist/main.js'), 'serve', '--config', configPath, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
-      '--tls-cert-file', certPath, '--tls-key-file', keyPath, '--namespace', OWN_NAMESPACE, '--kubeconfig', kubeconfig, '--log-level', 'debug', '--secret-recheck-seconds', '2'],
+      '--tls-cert-file', certPath, '--tls-key-file', keyPath, '--namespace', OWN_NAMESPACE, '--kubeconfig', kubeconfig, '--log-level', 'debug',
+      ...(options.extraArgs ?? [])],
     logPath,
   );
-  // Ports chosen by the kernel as pullgate binds them (no window for another process to take
-  // them); pullgate logs them once it serves.
-  let listening: { port: number; metricsPort: number } | undefined;
-  await waitUntil('pullgate to log "pullgate serving"', async () => {
-    listening = existsSync(logPath) ? servingLine(readFileSync(logPath, 'utf8')) : undefined;
-    return listening !== undefined;
-  }, { timeoutMs: 30_000, intervalMs: 100, watch: [child] });
-  const { port, metricsPort } = listening!;
-  await waitUntil('pullgate /readyz', async () => (await httpGet(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem })).status === 200, {
-    timeoutMs: 30_000,
-    watch: [child],
-  });
+  const watch = [child];
+  const webhookName = shared ? 'pullgate' : `pullgate-${name}`;
+  // First the webhook: with failurePolicy Fail, a registered webhook whose server is gone blocks Pods.
+  const stop = async (): Promise<void> => {
+    if (registerWebhook && !shared) await client.kubectl(['delete', 'mutatingwebhookconfiguration', webhookName, '--ignore-not-found']);
+    await child.stop();
+  };
+  try {
+    // Ports chosen by the kernel as pullgate binds them (no window for another process to take
+    // them); pullgate logs them once it serves.
+    const { port, metricsPort } = await eventually(`${name} to log "pullgate serving"`, () => servingLine(logPath), { timeoutMs: 30_000, watch, files: [logPath] });
+    if (options.waitReady ?? true) {
+      await eventually(`${name} /readyz`, async () => (await httpGet(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem })).status === 200, {
+        timeoutMs: 30_000,
+        retryErrors: true,
+        watch,
+      });
+    }
 
-  const config = validateConfig(parse(configYaml(licensePath)), undefined);
-  const webhook = webhookConfiguration(config.namespaces, {
-    ownNamespace: OWN_NAMESPACE,
-    clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca.certPem).toString('base64') },
-    // Fail loudly in tests: a webhook that is not reached must not pass as "nothing to do".
-    failurePolicy: 'Fail',
-  });
-  await kubectlApply(client, stringify(webhook, { aliasDuplicateObjects: false }));
+    if (registerWebhook) {
+      const scope = namespaceScope(validateConfig(parse(configText), undefined).namespaces, OWN_NAMESPACE);
+      const webhook = webhookConfiguration(scope, {
+        name: webhookName,
+        clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca.certPem).toString('base64') },
+        // Fail loudly in tests: a webhook that is not reached must not pass as "nothing to do".
+        failurePolicy: 'Fail',
+      });
+      await kubectlApply(client, stringify(webhook, { aliasDuplicateObjects: false }));
 
-  // The API server picks up webhook configurations asynchronously: wait until a dry-run Pod comes back mutated.
-  const probe = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'webhook-probe', namespace: APP_NAMESPACE }, spec: { containers: [{ name: 'c', image: 'quay.io/acme/probe:1' }] } });
-  await waitUntil('pullgate webhook active', async () => {
-    const out = await client.kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: probe, allowFailure: true });
-    return out.code === 0 && out.stdout.includes('proxy.example.com/proxy/my-app/quay.io/acme/probe:1');
-  }, { timeoutMs: 30_000, intervalMs: 250, watch: [child] });
+      // The API server picks up webhook configurations asynchronously: send dry-run Pods until
+      // this instance logs one (dry runs store nothing and create no pull secret).
+      const ns = probeNamespace(scope);
+      if (ns !== undefined) {
+        const probeName = `webhook-probe-${name}`;
+        const probe = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: probeName, namespace: ns }, spec: { containers: [{ name: 'c', image: 'quay.io/acme/probe:1' }] } });
+        await eventually(`${name} webhook active`, async () => {
+          await client.kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: probe, allowFailure: true });
+          return logEntries(logPath).some((e) => e['msg'] === 'admission decided' && e['name'] === probeName && e['namespace'] === ns);
+        }, { timeoutMs: 30_000, watch });
+      }
+    }
 
-  return { port, metricsPort, logPath, configPath, licensePath, process: child };
+    return { name, port, metricsPort, logPath, configPath, licensePath, ca: ca.certPem, process: child, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

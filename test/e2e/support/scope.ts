@@ -4,7 +4,8 @@
 // WITH the label in a single request is served at once.) Tests that change a label wait for the
 // change to take effect with waitForScope() instead of racing the cache.
 import { stringify } from 'yaml';
-import { e2e, eventually } from './env.ts';
+import { eventually } from '../../support/eventually.ts';
+import { e2e } from './env.ts';
 import { OPT_IN_LABEL, proxied } from './scenario.ts';
 
 const [OPT_IN_KEY, OPT_IN_VALUE] = OPT_IN_LABEL.split('=') as [string, string];

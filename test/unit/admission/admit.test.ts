@@ -8,7 +8,7 @@ function context(overrides: Partial<AdmissionContext> = {}) {
   const ctx: AdmissionContext = {
     policy: () => POLICY,
     standingWarnings: () => [],
-    isExcludedNamespace: (ns) => ns === 'kube-system' || ns === 'pullgate',
+    serves: (ns) => ns !== 'kube-system' && ns !== 'pullgate',
     ensurePullSecret: async (ns) => void ensured.push(ns),
     ...overrides,
   };
@@ -54,9 +54,9 @@ describe('admit', () => {
     expect(ensured).toEqual([]);
   });
 
-  it('skips excluded namespaces and opted-out Pods', async () => {
+  it('skips namespaces out of scope and opted-out Pods', async () => {
     const { ctx, ensured } = context();
-    expect((await admit(request({ namespace: 'kube-system' }), ctx)).decision).toBe('excluded');
+    expect((await admit(request({ namespace: 'kube-system' }), ctx)).decision).toBe('out-of-scope');
     expect((await admit(request({ object: pod({ 'pullgate.dev/inject': 'disabled' }) }), ctx)).decision).toBe('opted-out');
     expect((await admit(request({ object: pod({ 'pullgate.dev/inject': 'enabled' }) }), ctx)).decision).toBe('mutated');
     expect(ensured).toEqual(['my-app']);
@@ -74,5 +74,43 @@ describe('admit', () => {
     const { ctx } = context({ standingWarnings: () => ['license expired'] });
     expect((await admit(request({ operation: 'DELETE' }), ctx)).response.warnings).toEqual(['license expired']);
     expect((await admit(request(), ctx)).response.warnings).toEqual(['license expired']);
+  });
+});
+
+describe('admit on Pod UPDATE', () => {
+  const withSecret = (p: ReturnType<typeof pod>) => ({ ...p, spec: { ...p.spec, imagePullSecrets: [{ name: 'my-app-registry' }] } });
+  const withImage = <T extends ReturnType<typeof pod>>(p: T, image: string): T => ({ ...p, spec: { ...p.spec, containers: [{ name: 'c', image }] } });
+
+  it('answers a relabel of a Pod stored before pullgate with no patch, no warning and no secret', async () => {
+    const { ctx, ensured } = context();
+    const result = await admit(request({ operation: 'UPDATE', object: pod({ tier: 'front' }), oldObject: pod() }), ctx);
+    expect(result.decision).toBe('unchanged');
+    expect(result.response).toEqual({ uid: 'u-1', allowed: true });
+    expect(ensured).toEqual([]);
+  });
+
+  it('patches an image the update changes on a Pod that has the pull secret, and ensures the secret', async () => {
+    const { ctx, ensured } = context();
+    const old = withSecret(pod());
+    const result = await admit(request({ operation: 'UPDATE', object: withImage(old, 'quay.io/acme/web:2'), oldObject: old }), ctx);
+    expect(result.decision).toBe('mutated');
+    const patch = JSON.parse(Buffer.from(result.response.patch!, 'base64').toString('utf8'));
+    expect(patch).toContainEqual({ op: 'replace', path: '/spec/containers/0/image', value: 'proxy.example.com/proxy/my-app/quay.io/acme/web:2' });
+    expect(ensured).toEqual(['my-app']);
+  });
+
+  it('admits a changed image on a Pod without the pull secret unchanged, with the warning', async () => {
+    const { ctx } = context();
+    const result = await admit(request({ operation: 'UPDATE', object: withImage(pod(), 'quay.io/acme/web:2'), oldObject: pod() }), ctx);
+    expect(result.decision).toBe('unchanged');
+    expect(result.response.patch).toBeUndefined();
+    expect(result.response.warnings).toEqual([expect.stringContaining('no pull secret "my-app-registry"')]);
+  });
+
+  it('changes nothing when the review has no stored Pod', async () => {
+    const { ctx } = context();
+    const result = await admit(request({ operation: 'UPDATE', object: withSecret(pod()) }), ctx);
+    expect(result.decision).toBe('unchanged');
+    expect(result.response).toEqual({ uid: 'u-1', allowed: true });
   });
 });

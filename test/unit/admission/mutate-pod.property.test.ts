@@ -61,6 +61,15 @@ const pod = fc.record(
 );
 const mode = fc.constantFrom<MutationMode>('create', 'update', 'ephemeral');
 
+// What an update did to each container and init container (at most 4 + 2) of the stored Pod.
+type Change = { kind: 'same' } | { kind: 'missing' } | { kind: 'image'; image: string };
+const change = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<Change>({ kind: 'same' }) },
+  { weight: 1, arbitrary: fc.constant<Change>({ kind: 'missing' }) },
+  { weight: 3, arbitrary: image.map((i): Change => ({ kind: 'image', image: i })) },
+);
+const changes = fc.array(change, { minLength: 6, maxLength: 6 });
+
 const LOCATIONS: Record<MutationMode, string[]> = {
   create: ['containers', 'initContainers', 'ephemeralContainers', 'volumes'],
   update: ['containers', 'initContainers'],
@@ -87,22 +96,64 @@ function imagesAt(p: AnyPod, location: string): string[] {
   return (p.spec[location] ?? []).map((e) => (location === 'volumes' ? e.image?.reference : e.image)).filter((i) => i !== undefined);
 }
 
-describe('mutatePod properties', () => {
-  it('patches apply cleanly, change exactly the private images, keep everything else, and are a fixed point', () => {
-    fc.assert(
-      fc.property(pod, mode, (original, m) => {
-        const mutation = mutatePod(original, m, POLICY);
-        // validate=true makes fast-json-patch reject any operation whose path does not resolve.
-        const result = applyPatch(deepClone(original), mutation.patch, true, false).newDocument as AnyPod;
-        const before = original as unknown as AnyPod;
+function referencesSecret(p: AnyPod): boolean {
+  return (p.spec.imagePullSecrets ?? []).some((s) => s.name === 'my-app-registry');
+}
 
+/**
+ * An update of `p` and the stored Pod it came from, as `changes` says, with container names made
+ * unique per location as the API server requires; `changed` flags each image the update changes.
+ */
+function update(p: AnyPod, changes: Change[]) {
+  const next = deepClone(p) as AnyPod;
+  const old = deepClone(p) as AnyPod;
+  const changed: Record<string, boolean[]> = {};
+  let k = 0;
+  for (const location of ['containers', 'initContainers']) {
+    const entries = next.spec[location];
+    if (!entries) continue;
+    entries.forEach((c, i) => (c.name = `${location[0]}${i}`));
+    const flags: boolean[] = [];
+    old.spec[location] = entries.flatMap((c) => {
+      const what = changes[k++]!;
+      flags.push(what.kind === 'missing' || (what.kind === 'image' && what.image !== c.image));
+      if (what.kind === 'missing') return [];
+      return [{ ...c, image: what.kind === 'image' ? what.image : c.image }];
+    });
+    changed[location] = flags;
+  }
+  return { next, old, changed };
+}
+
+describe('mutatePod properties', () => {
+  it('patches apply cleanly, change exactly the images they may, keep everything else, and are a fixed point', () => {
+    fc.assert(
+      fc.property(pod, mode, changes, (generated, m, what) => {
+        // An update is compared with the stored Pod it came from; create and ephemeral need none.
+        const { next, old, changed }: { next: AnyPod; old?: AnyPod; changed: Record<string, boolean[]> } =
+          m === 'update' ? update(generated as unknown as AnyPod, what) : { next: generated as unknown as AnyPod, changed: {} };
+        const mutation = mutatePod(next, m, POLICY, old);
+        // validate=true makes fast-json-patch reject any operation whose path does not resolve.
+        const result = applyPatch(deepClone(next), mutation.patch, true, false).newDocument as AnyPod;
+        const before = next;
+
+        let leftForWantOfSecret = 0;
         for (const location of ['containers', 'initContainers', 'ephemeralContainers', 'volumes']) {
-          const expected = imagesAt(before, location).map((img) => {
+          const expected = imagesAt(before, location).map((img, i) => {
             const outcome = rewriteImage(img, POLICY.rewrite);
-            return LOCATIONS[m].includes(location) && outcome.kind === 'rewritten' ? outcome.image : img;
+            if (!LOCATIONS[m].includes(location) || outcome.kind !== 'rewritten') return img;
+            if (m !== 'update') return outcome.image;
+            // On update: only a changed image, and only on a Pod that already has the pull secret.
+            if (!changed[location]![i]) return img;
+            if (!referencesSecret(before)) {
+              leftForWantOfSecret++;
+              return img;
+            }
+            return outcome.image;
           });
           expect(imagesAt(result, location)).toEqual(expected);
         }
+        expect(mutation.warnings.filter((w) => w.includes('left unproxied'))).toHaveLength(leftForWantOfSecret);
         expect(withoutMutableParts(result)).toEqual(withoutMutableParts(before));
         const existing = (before.spec.imagePullSecrets ?? []) as Array<{ name: string }>;
         expect(((result.spec.imagePullSecrets ?? []) as Array<{ name: string }>).slice(0, existing.length)).toEqual(existing);
@@ -118,7 +169,19 @@ describe('mutatePod properties', () => {
         if (mutation.rewrites.length === 0) expect(recorded).toBe(before.metadata?.annotations?.['pullgate.dev/original-images']);
         else if (m !== 'ephemeral') expect(JSON.parse(recorded!)).toMatchObject(expectedOriginals);
 
-        expect(mutatePod(result, m, POLICY).patch).toEqual([]);
+        // Fixed point: asked again (a reinvocation sends the same stored Pod), and once stored.
+        expect(mutatePod(result, m, POLICY, old).patch).toEqual([]);
+        if (m === 'update') expect(mutatePod(result, m, POLICY, result).patch).toEqual([]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('an update that changes nothing, or comes without the stored Pod, yields an empty patch', () => {
+    fc.assert(
+      fc.property(pod, (generated) => {
+        expect(mutatePod(generated, 'update', POLICY, deepClone(generated)).patch).toEqual([]);
+        expect(mutatePod(generated, 'update', POLICY).patch).toEqual([]);
       }),
       { numRuns: 500 },
     );

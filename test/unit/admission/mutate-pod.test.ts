@@ -6,8 +6,8 @@ import { POLICY } from './policy-fixture.ts';
 
 const { applyPatch, deepClone } = fjp;
 
-function apply(pod: object, mode: MutationMode = 'create') {
-  const mutation = mutatePod(pod, mode, POLICY);
+function apply(pod: object, mode: MutationMode = 'create', oldPod?: object) {
+  const mutation = mutatePod(pod, mode, POLICY, oldPod);
   const result = applyPatch(deepClone(pod), mutation.patch, true, false).newDocument;
   return { mutation, result };
 }
@@ -70,7 +70,9 @@ describe('mutatePod on CREATE', () => {
   it('is a fixed point', () => {
     const { result } = apply(POD);
     expect(mutatePod(result, 'create', POLICY).patch).toEqual([]);
-    expect(mutatePod(result, 'update', POLICY).patch).toEqual([]);
+    // Updated with its proxied images, whether the stored Pod has them already or not.
+    expect(mutatePod(result, 'update', POLICY, result).patch).toEqual([]);
+    expect(mutatePod(result, 'update', POLICY, POD).patch).toEqual([]);
   });
 
   it('attaches the secret to a Pod whose only private image is already proxied or on the vendor registry', () => {
@@ -131,20 +133,128 @@ describe('mutatePod on CREATE', () => {
 });
 
 describe('mutatePod on UPDATE', () => {
-  it('rewrites container and init-container images only, never pull secrets or volumes', () => {
-    const { mutation, result } = apply(POD, 'update');
-    expect(result.spec.containers[0].image).toBe('proxy.example.com/proxy/my-app/docker.io/acme/app:1.0');
-    expect(result.spec.initContainers[0].image).toBe('proxy.example.com/proxy/my-app/quay.io/acme/init:1');
+  // Stored before pullgate served its namespace: private images, no pull secret.
+  const LEGACY = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'legacy', namespace: 'my-app', labels: { app: 'legacy' } },
+    spec: {
+      initContainers: [{ name: 'init', image: 'quay.io/acme/init:1' }],
+      containers: [{ name: 'web', image: 'quay.io/acme/web:1' }, { name: 'side', image: 'nginx:1.27' }],
+    },
+  };
+  const withImage = (pod: typeof LEGACY, location: 'containers' | 'initContainers', index: number, image: string) => {
+    const copy = deepClone(pod) as typeof LEGACY;
+    copy.spec[location][index]!.image = image;
+    return copy;
+  };
+  const withSecret = (pod: typeof LEGACY) => ({ ...pod, spec: { ...pod.spec, imagePullSecrets: [{ name: 'my-app-registry' }] } });
+  const relabelled = (pod: typeof LEGACY) => ({ ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, tier: 'front' } } });
+
+  it('changes nothing when only labels change, even on a Pod with private images and no pull secret', () => {
+    const mutation = mutatePod(relabelled(LEGACY), 'update', POLICY, LEGACY);
+    expect(mutation).toEqual({ patch: [], warnings: [], rewrites: [], usesPullSecret: false });
+    // Nor when the Pod references the pull secret: its untouched private images stay as they are.
+    expect(mutatePod(relabelled(withSecret(LEGACY)), 'update', POLICY, withSecret(LEGACY)).patch).toEqual([]);
+  });
+
+  it('rewrites an image the update changes when the Pod references the pull secret, and records its original', () => {
+    const old = withSecret(LEGACY);
+    const next = withImage(old, 'containers', 0, 'quay.io/acme/web:2');
+    const { mutation, result } = apply(next, 'update', old);
+    expect(result).toEqual({
+      ...next,
+      metadata: { ...next.metadata, annotations: { 'pullgate.dev/original-images': JSON.stringify({ 'containers/web': 'quay.io/acme/web:2' }) } },
+      spec: { ...next.spec, containers: [{ name: 'web', image: 'proxy.example.com/proxy/my-app/quay.io/acme/web:2' }, { name: 'side', image: 'nginx:1.27' }] },
+    });
+    expect(mutation.warnings).toEqual([]);
+    expect(mutation.usesPullSecret).toBe(true);
+    // The untouched init container keeps its private image.
+    expect(result.spec.initContainers[0].image).toBe('quay.io/acme/init:1');
+  });
+
+  it('rewrites a changed init-container image the same way', () => {
+    const old = withSecret(LEGACY);
+    const { result } = apply(withImage(old, 'initContainers', 0, 'quay.io/acme/init:2'), 'update', old);
+    expect(result.spec.initContainers[0].image).toBe('proxy.example.com/proxy/my-app/quay.io/acme/init:2');
+    expect(result.spec.containers[0].image).toBe('quay.io/acme/web:1');
+    expect(JSON.parse(result.metadata.annotations['pullgate.dev/original-images'])).toEqual({ 'initContainers/init': 'quay.io/acme/init:2' });
+  });
+
+  it('leaves a changed image alone, saying why, when the Pod has no pull secret', () => {
+    const next = withImage(LEGACY, 'containers', 0, 'quay.io/acme/web:2');
+    const mutation = mutatePod(next, 'update', POLICY, LEGACY);
+    expect(mutation.patch).toEqual([]);
+    expect(mutation.usesPullSecret).toBe(false);
+    expect(mutation.warnings).toHaveLength(1);
+    expect(mutation.warnings[0]).toContain('containers/web');
+    expect(mutation.warnings[0]).toContain('"quay.io/acme/web:2"');
+    expect(mutation.warnings[0]).toContain('no pull secret "my-app-registry"');
+    expect(mutation.warnings[0]!.length).toBeLessThanOrEqual(256);
+  });
+
+  it('changes nothing when a rewritten Pod is updated with the same proxied image', () => {
+    const { result: stored } = apply(withSecret(LEGACY));
+    expect(stored.spec.containers[0].image).toBe('proxy.example.com/proxy/my-app/quay.io/acme/web:1');
+    expect(mutatePod(relabelled(stored), 'update', POLICY, stored)).toMatchObject({ patch: [], warnings: [], rewrites: [] });
+    // Set back to the image as written (a replace with the original manifest): proxied again, which
+    // leaves the container's image as stored.
+    const { result } = apply(withImage(stored, 'containers', 0, 'quay.io/acme/web:1'), 'update', stored);
+    expect(result.spec).toEqual(stored.spec);
+    expect(result.metadata.annotations).toEqual(stored.metadata.annotations);
+  });
+
+  it('counts a container with no counterpart in the stored Pod as changed', () => {
+    const old = withSecret(LEGACY);
+    const next = { ...old, spec: { ...old.spec, containers: [...old.spec.containers, { name: 'extra', image: 'quay.io/acme/extra:1' }] } };
+    const { result } = apply(next, 'update', old);
+    expect(result.spec.containers.map((c: { image: string }) => c.image)).toEqual(['quay.io/acme/web:1', 'nginx:1.27', 'proxy.example.com/proxy/my-app/quay.io/acme/extra:1']);
+    // Containers are matched by location and name, not by position.
+    const reordered = { ...old, spec: { ...old.spec, containers: [...old.spec.containers].reverse() } };
+    expect(mutatePod(reordered, 'update', POLICY, old).patch).toEqual([]);
+    // A name in another location is another container.
+    const moved = { ...old, spec: { ...old.spec, initContainers: [{ name: 'web', image: 'quay.io/acme/init:1' }] } };
+    expect(apply(moved, 'update', old).result.spec.initContainers[0].image).toBe('proxy.example.com/proxy/my-app/quay.io/acme/init:1');
+  });
+
+  it('pairs repeated names in order, so an unchanged Pod stays unchanged', () => {
+    // The API server rejects such a Pod; the pairing must still never invent a change.
+    const old = { metadata: {}, spec: { imagePullSecrets: [{ name: 'my-app-registry' }], containers: [{ name: 'a', image: 'quay.io/acme/one:1' }, { name: 'a', image: 'quay.io/acme/two:1' }] } };
+    expect(mutatePod(deepClone(old), 'update', POLICY, old).patch).toEqual([]);
+    const next = deepClone(old);
+    next.spec.containers[1]!.image = 'quay.io/acme/two:2';
+    expect(mutatePod(next, 'update', POLICY, old).patch[0]).toEqual({ op: 'replace', path: '/spec/containers/1/image', value: 'proxy.example.com/proxy/my-app/quay.io/acme/two:2' });
+  });
+
+  it('treats every image as unchanged without a stored Pod it can read', () => {
+    const next = withImage(withSecret(LEGACY), 'containers', 0, 'quay.io/acme/web:2');
+    for (const old of [undefined, null, 'x', {}, { spec: 'x' }]) {
+      expect(mutatePod(next, 'update', POLICY, old), JSON.stringify(old)).toEqual({ patch: [], warnings: [], rewrites: [], usesPullSecret: false });
+    }
+  });
+
+  it('never touches pull secrets, volumes or ephemeral containers', () => {
+    const old = { ...POD, spec: { ...POD.spec, containers: [{ name: 'web', image: 'nginx' }, POD.spec.containers[1]!], ephemeralContainers: [], volumes: [] } };
+    const { mutation, result } = apply(POD, 'update', old);
     expect(result.spec.ephemeralContainers).toEqual(POD.spec.ephemeralContainers);
     expect(result.spec.volumes).toEqual(POD.spec.volumes);
     expect(result.spec.imagePullSecrets).toBeUndefined();
-    expect(mutation.patch.every((op) => !op.path.startsWith('/spec/imagePullSecrets') && !op.path.startsWith('/spec/volumes'))).toBe(true);
-    expect(mutation.warnings.join()).toContain('may fail to pull');
+    expect(mutation.patch.every((op) => !op.path.startsWith('/spec/imagePullSecrets') && !op.path.startsWith('/spec/volumes') && !op.path.startsWith('/spec/ephemeralContainers'))).toBe(true);
   });
 
-  it('does not warn when the Pod already references the pull secret', () => {
-    const pod = { ...POD, spec: { ...POD.spec, imagePullSecrets: [{ name: 'my-app-registry' }] } };
-    expect(mutatePod(pod, 'update', POLICY).warnings).toEqual([]);
+  it('warns that proxied images may fail to pull when the Pod has them but no pull secret', () => {
+    // Changed to an image already on the proxy: nothing to rewrite, but nothing to pull it with.
+    const proxiedNow = withImage(LEGACY, 'containers', 0, 'proxy.example.com/proxy/my-app/quay.io/acme/web:2');
+    const changed = mutatePod(proxiedNow, 'update', POLICY, LEGACY);
+    expect(changed.patch).toEqual([]);
+    expect(changed.warnings).toEqual([expect.stringContaining('may fail to pull')]);
+    // Untouched but on the proxy or the vendor registry: the Pod still ends up with it.
+    for (const image of ['proxy.example.com/proxy/my-app/quay.io/acme/web:1', 'registry.example.com/my-app/web:1']) {
+      const stored = withImage(LEGACY, 'containers', 0, image);
+      const relabel = mutatePod(relabelled(stored), 'update', POLICY, stored);
+      expect(relabel.patch, image).toEqual([]);
+      expect(relabel.warnings, image).toEqual([expect.stringContaining('may fail to pull')]);
+    }
   });
 
   it('merges new originals into the existing annotation, newest winning for the same container', () => {
@@ -152,7 +262,8 @@ describe('mutatePod on UPDATE', () => {
       metadata: { annotations: { 'pullgate.dev/original-images': JSON.stringify({ 'containers/web': 'quay.io/acme/web:1', 'containers/side': 'quay.io/acme/side:1' }) } },
       spec: { imagePullSecrets: [{ name: 'my-app-registry' }], containers: [{ name: 'web', image: 'quay.io/acme/web:2' }, { name: 'side', image: 'proxy.example.com/proxy/my-app/quay.io/acme/side:1' }] },
     };
-    const { result } = apply(pod, 'update');
+    const old = { ...pod, spec: { ...pod.spec, containers: [{ name: 'web', image: 'proxy.example.com/proxy/my-app/quay.io/acme/web:1' }, pod.spec.containers[1]!] } };
+    const { result } = apply(pod, 'update', old);
     expect(JSON.parse(result.metadata.annotations['pullgate.dev/original-images'])).toEqual({ 'containers/web': 'quay.io/acme/web:2', 'containers/side': 'quay.io/acme/side:1' });
   });
 });

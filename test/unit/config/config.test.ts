@@ -5,6 +5,7 @@ import {
   DEFAULT_OPT_IN_LABEL,
   DEFAULT_PROXY_DOMAIN,
   DEFAULT_REGISTRY_DOMAIN,
+  checkConfig,
   effectiveSettings,
   loadConfig,
   validateConfig,
@@ -16,23 +17,24 @@ import { LICENSE_ID, configObject, licenseYaml, tempDir, writeConfig, writeLicen
 const license = (fields: LicenseFields = {}): License => parseLicense(licenseYaml(fields));
 const MINIMAL = { license: { file: '/etc/pullgate/license.yaml' }, privateRegistries: ['quay.io/acme'] };
 
-function validate(raw: unknown, lic: License | undefined = license()): { config: PullgateConfig; problems: string[] } {
-  const problems: string[] = [];
-  const config = validateConfig(raw, lic, problems);
-  return { config, problems };
+/** The configuration `raw` is, asserting it has no problem. */
+function valid(raw: unknown, lic: License | undefined = license()): PullgateConfig {
+  const checked = checkConfig(raw, lic);
+  expect(checked.problems).toEqual([]);
+  return checked.config!;
+}
+
+function problemsOf(raw: unknown, lic: License | undefined = license()): readonly string[] {
+  return checkConfig(raw, lic).problems;
 }
 
 function settingsOf(raw: Record<string, unknown>, fields: LicenseFields = {}) {
-  const { config, problems } = validate(raw, license(fields));
-  expect(problems).toEqual([]);
-  return effectiveSettings(config, license(fields));
+  return effectiveSettings(valid(raw, license(fields)), license(fields));
 }
 
 describe('validateConfig defaults', () => {
   it('accepts the minimal configuration and fills in the defaults', () => {
-    const { config, problems } = validate(MINIMAL);
-    expect(problems).toEqual([]);
-    expect(config).toEqual({
+    expect(valid(MINIMAL)).toEqual({
       registryDomain: DEFAULT_REGISTRY_DOMAIN,
       licenseFile: '/etc/pullgate/license.yaml',
       privateRegistries: [{ host: 'quay.io', pathSegments: ['acme'] }],
@@ -61,7 +63,7 @@ describe('validateConfig defaults', () => {
   });
 
   it('reads the full example configuration of the design', () => {
-    const { config, problems } = validate({
+    const config = valid({
       proxyDomain: 'proxy.example.com',
       registryDomain: 'registry.example.com',
       appSlug: 'my-app',
@@ -70,7 +72,6 @@ describe('validateConfig defaults', () => {
       pullSecret: { name: 'my-app-registry' },
       namespaces: { application: 'my-app', additional: ['monitoring'], optInLabel: 'pullgate.dev/inject=enabled', exclude: ['kube-system'] },
     });
-    expect(problems).toEqual([]);
     expect(config).toMatchObject({
       proxyDomain: 'proxy.example.com',
       registryDomain: 'registry.example.com',
@@ -82,9 +83,7 @@ describe('validateConfig defaults', () => {
   });
 
   it('normalizes registry hosts: lower case, Docker Hub spellings, a trailing slash', () => {
-    const { config, problems } = validate({ ...MINIMAL, privateRegistries: ['Quay.IO/acme', 'index.docker.io/acme', 'registry-1.docker.io/other', 'ghcr.io/acme/'] });
-    expect(problems).toEqual([]);
-    expect(config.privateRegistries).toEqual([
+    expect(valid({ ...MINIMAL, privateRegistries: ['Quay.IO/acme', 'index.docker.io/acme', 'registry-1.docker.io/other', 'ghcr.io/acme/'] }).privateRegistries).toEqual([
       { host: 'quay.io', pathSegments: ['acme'] },
       { host: 'docker.io', pathSegments: ['acme'] },
       { host: 'docker.io', pathSegments: ['other'] },
@@ -95,36 +94,32 @@ describe('validateConfig defaults', () => {
 
 describe('validateConfig namespaces', () => {
   it('always excludes kube-system, once', () => {
-    expect(validate({ ...MINIMAL, namespaces: { exclude: ['monitoring-x'] } }).config.namespaces.exclude).toEqual(['kube-system', 'monitoring-x']);
-    expect(validate({ ...MINIMAL, namespaces: { exclude: ['kube-system', 'other'] } }).config.namespaces.exclude).toEqual(['kube-system', 'other']);
+    expect(valid({ ...MINIMAL, namespaces: { exclude: ['monitoring-x'] } }).namespaces.exclude).toEqual(['kube-system', 'monitoring-x']);
+    expect(valid({ ...MINIMAL, namespaces: { exclude: ['kube-system', 'other'] } }).namespaces.exclude).toEqual(['kube-system', 'other']);
   });
 
   it('reads additional ["*"] as every namespace', () => {
-    const { config, problems } = validate({ ...MINIMAL, namespaces: { application: 'my-app', additional: ['*'] } });
-    expect(problems).toEqual([]);
-    expect(config.namespaces).toMatchObject({ application: 'my-app', all: true, additional: [] });
+    expect(valid({ ...MINIMAL, namespaces: { application: 'my-app', additional: ['*'] } }).namespaces).toMatchObject({ application: 'my-app', all: true, additional: [] });
   });
 
   it('refuses "*" combined with names', () => {
-    const { problems } = validate({ ...MINIMAL, namespaces: { additional: ['*', 'monitoring'] } });
-    expect(problems).toEqual(['namespaces.additional: "*" means every namespace and cannot be combined with names']);
+    expect(problemsOf({ ...MINIMAL, namespaces: { additional: ['*', 'monitoring'] } })).toEqual(['namespaces.additional: "*" means every namespace and cannot be combined with names']);
   });
 
   it('refuses a namespace that is both served and excluded, kube-system included', () => {
-    expect(validate({ ...MINIMAL, namespaces: { application: 'my-app', exclude: ['my-app'] } }).problems).toEqual(['namespaces: "my-app" is both served and excluded']);
-    expect(validate({ ...MINIMAL, namespaces: { additional: ['kube-system'] } }).problems).toEqual(['namespaces: "kube-system" is both served and excluded']);
+    expect(problemsOf({ ...MINIMAL, namespaces: { application: 'my-app', exclude: ['my-app'] } })).toEqual(['namespaces: "my-app" is both served and excluded']);
+    expect(problemsOf({ ...MINIMAL, namespaces: { additional: ['kube-system'] } })).toEqual(['namespaces: "kube-system" is both served and excluded']);
   });
 
   it('parses the opt-in label and refuses malformed ones', () => {
-    expect(validate({ ...MINIMAL, namespaces: { optInLabel: 'example.com/team=platform' } }).config.namespaces.optInLabel).toEqual({ key: 'example.com/team', value: 'platform' });
+    expect(valid({ ...MINIMAL, namespaces: { optInLabel: 'example.com/team=platform' } }).namespaces.optInLabel).toEqual({ key: 'example.com/team', value: 'platform' });
     for (const bad of ['no-equals-sign', 'bad key=x', 'key=bad value', '=x', 'Example.com/x=y', `k=${'v'.repeat(64)}`]) {
-      expect(validate({ ...MINIMAL, namespaces: { optInLabel: bad } }).problems, bad).toEqual([`namespaces.optInLabel: "${bad}" must be key=value with a valid label key and value`]);
+      expect(problemsOf({ ...MINIMAL, namespaces: { optInLabel: bad } }), bad).toEqual([`namespaces.optInLabel: "${bad}" must be key=value with a valid label key and value`]);
     }
   });
 
   it('refuses invalid namespace names', () => {
-    const { problems } = validate({ ...MINIMAL, namespaces: { application: 'My_App', additional: ['ok', 'a.b'], exclude: ['-x'] } });
-    expect(problems).toEqual([
+    expect(problemsOf({ ...MINIMAL, namespaces: { application: 'My_App', additional: ['ok', 'a.b'], exclude: ['-x'] } })).toEqual([
       'namespaces.application: "My_App" is not a valid namespace name',
       'namespaces.additional: "a.b" is not a valid namespace name',
       'namespaces.exclude: "-x" is not a valid namespace name',
@@ -134,7 +129,7 @@ describe('validateConfig namespaces', () => {
 
 describe('validateConfig problems', () => {
   it('lists every problem at once', () => {
-    const { problems } = validate({
+    const problems = problemsOf({
       proxyDomain: 'https://proxy.example.com',
       registryDomain: 'registry.example.com/path',
       proxyDomian: 'typo',
@@ -164,50 +159,49 @@ describe('validateConfig problems', () => {
   });
 
   it('requires a mapping, a license file and a non-empty privateRegistries list', () => {
-    expect(validate('just a string').problems).toEqual([
-      'the configuration must be a YAML mapping',
-      'license.file: required (path to the License document)',
-      'privateRegistries: required, a non-empty list of registry hosts or host/path prefixes',
-    ]);
-    expect(validate({ license: { file: '' }, privateRegistries: [] }).problems).toEqual([
+    const missing = ['license.file: required (path to the License document)', 'privateRegistries: required (a non-empty list of registry hosts or host/path prefixes)'];
+    expect(problemsOf('just a string')).toEqual(['the configuration must be a YAML mapping', ...missing]);
+    expect(problemsOf(null)).toEqual(['the configuration must be a YAML mapping', ...missing]);
+    expect(problemsOf({})).toEqual(missing);
+    expect(problemsOf({ license: { file: '' }, privateRegistries: [] })).toEqual([
       'license.file: must be a non-empty string',
-      'privateRegistries: required, a non-empty list of registry hosts or host/path prefixes',
+      'privateRegistries: must be a non-empty list of registry hosts or host/path prefixes',
     ]);
+    expect(problemsOf({ ...MINIMAL, privateRegistries: 'quay.io/acme' })).toEqual(['privateRegistries: must be a non-empty list of registry hosts or host/path prefixes']);
   });
 
   it('checks what the license defaults: its appSlug and proxy domain, and the derived Secret name', () => {
-    expect(validate(MINIMAL, license({ appSlug: 'My-App' })).problems).toEqual([
+    expect(problemsOf(MINIMAL, license({ appSlug: 'My-App' }))).toEqual([
       expect.stringMatching(/^appSlug "My-App" must be lower case \(taken from the license's spec.appSlug/),
       'pullSecret.name: the default "My-App-registry" is not a valid Secret name; set pullSecret.name',
     ]);
-    expect(validate(MINIMAL, license({ replicatedProxyDomain: 'proxy' })).problems).toEqual([expect.stringMatching(/"proxy".*taken from the license's replicatedProxyDomain/)]);
+    expect(problemsOf(MINIMAL, license({ replicatedProxyDomain: 'proxy' }))).toEqual([expect.stringMatching(/"proxy".*taken from the license's replicatedProxyDomain/)]);
     // A valid path component that is not a valid Secret name.
-    expect(validate(MINIMAL, license({ appSlug: 'my_app' })).problems).toEqual([
+    expect(problemsOf(MINIMAL, license({ appSlug: 'my_app' }))).toEqual([
       'pullSecret.name: the default "my_app-registry" is not a valid Secret name; set pullSecret.name',
     ]);
-    expect(validate({ ...MINIMAL, pullSecret: { name: 'ok-name' } }, license({ appSlug: 'my_app' })).problems).toEqual([]);
+    expect(problemsOf({ ...MINIMAL, pullSecret: { name: 'ok-name' } }, license({ appSlug: 'my_app' }))).toEqual([]);
     // A configured proxyDomain makes the license's irrelevant.
-    expect(validate({ ...MINIMAL, proxyDomain: 'proxy.example.com' }, license({ replicatedProxyDomain: 'proxy' })).problems).toEqual([]);
+    expect(problemsOf({ ...MINIMAL, proxyDomain: 'proxy.example.com' }, license({ replicatedProxyDomain: 'proxy' }))).toEqual([]);
   });
 
   it('reports a bad configured appSlug even when no license could be read', () => {
-    const problems: string[] = [];
-    validateConfig({ ...MINIMAL, appSlug: 'Bad/Slug' }, undefined, problems);
-    expect(problems).toEqual([expect.stringMatching(/^appSlug "Bad\/Slug" must be a single path component/)]);
+    expect(problemsOf({ ...MINIMAL, appSlug: 'Bad/Slug' }, undefined)).toEqual([expect.stringMatching(/^appSlug "Bad\/Slug" must be a single path component/)]);
+    // With the license, the slug that failed is not also blamed for the pull secret name it would give.
+    expect(problemsOf({ ...MINIMAL, appSlug: 'Bad/Slug' })).toEqual([expect.stringMatching(/^appSlug "Bad\/Slug" must be a single path component/)]);
   });
 
   it('refuses a proxyDomain that would read as a Docker Hub path or is Docker Hub', () => {
     for (const proxyDomain of ['proxy', 'docker.io', 'proxy.example.com/path']) {
-      expect(validate({ ...MINIMAL, proxyDomain }).problems, proxyDomain).toHaveLength(1);
+      expect(problemsOf({ ...MINIMAL, proxyDomain }), proxyDomain).toHaveLength(1);
     }
     for (const proxyDomain of ['localhost:5000', 'proxy.example.com:8443', 'PROXY.example.com']) {
-      expect(validate({ ...MINIMAL, proxyDomain }).problems, proxyDomain).toEqual([]);
+      expect(problemsOf({ ...MINIMAL, proxyDomain }), proxyDomain).toEqual([]);
     }
   });
 
   it('throws ConfigError from effectiveSettings when a reloaded license makes the settings invalid', () => {
-    const { config } = validate(MINIMAL);
-    expect(() => effectiveSettings(config, license({ appSlug: 'Upper' }))).toThrow(ConfigError);
+    expect(() => effectiveSettings(valid(MINIMAL), license({ appSlug: 'Upper' }))).toThrow(ConfigError);
   });
 
   it('never throws, and never quotes the license ID, whatever the document (property)', () => {
@@ -218,14 +212,14 @@ describe('validateConfig problems', () => {
       fc.boolean(),
       fc.constant(null),
       fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant('*')), { maxLength: 4 }),
-      fc.dictionary(fc.constantFrom('file', 'name', 'application', 'additional', 'optInLabel', 'exclude', 'x'), fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 3 }), fc.integer())),
+      fc.dictionary(fc.constantFrom('file', 'name', 'dockerConfigSecret', 'application', 'additional', 'optInLabel', 'exclude', 'x'), fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 3 }), fc.integer())),
     );
-    const keys = fc.constantFrom('proxyDomain', 'registryDomain', 'appSlug', 'license', 'privateRegistries', 'pullSecret', 'namespaces', 'other');
+    const keys = fc.constantFrom('proxyDomain', 'registryDomain', 'appSlug', 'license', 'privateRegistries', 'pullSecret', 'credentials', 'namespaces', 'other', 'constructor');
     fc.assert(
       fc.property(fc.oneof(fc.dictionary(keys, value), value), (raw) => {
-        const problems: string[] = [];
-        validateConfig(raw, lic, problems);
-        expect(problems.join('\n')).not.toContain(LICENSE_ID);
+        const checked = checkConfig(raw, lic);
+        expect(checked.ok).toBe(checked.problems.length === 0);
+        expect(checked.problems.join('\n')).not.toContain(LICENSE_ID);
       }),
       { numRuns: 500 },
     );
@@ -239,7 +233,7 @@ describe('loadConfig', () => {
   });
   afterAll(() => dir.remove());
 
-  async function problemsOf(path: string): Promise<{ problems: string[]; message: string }> {
+  async function problemsOf(path: string): Promise<{ problems: readonly string[]; message: string }> {
     const err = await loadConfig(path).then(
       () => undefined,
       (e: unknown) => e,
@@ -292,12 +286,164 @@ describe('loadConfig', () => {
     const { problems } = await problemsOf(path);
     expect(problems).toEqual([`license.file "${dir.path}/no-license.yaml": cannot read: ENOENT`]);
   });
+
+  it('loads a kots.io/v1beta2 license, its channel proxy domain, and the credentials Secret', async () => {
+    const licenseFile = writeLicense(
+      dir.path,
+      { apiVersion: 'kots.io/v1beta2', channelID: 'c-1', channels: [{ channelID: 'c-1', isDefault: true, replicatedProxyDomain: 'proxy.vendor.com' }] },
+      'v1beta2.yaml',
+    );
+    const path = writeConfig(dir.path, configObject(licenseFile, { proxyDomain: undefined, credentials: { dockerConfigSecret: 'vendor-pull' } }), 'v1beta2-config.yaml');
+    const loaded = await loadConfig(path);
+    expect(loaded.settings.proxyDomain).toBe('proxy.vendor.com');
+    expect(loaded.config.credentials).toEqual({ dockerConfigSecret: 'vendor-pull' });
+    expect(Object.isFrozen(loaded.config.credentials)).toBe(true);
+  });
+
+  it('reads the license at the trimmed path the configuration keeps', async () => {
+    const licenseFile = writeLicense(dir.path, {}, 'padded.yaml');
+    const loaded = await loadConfig(writeConfig(dir.path, configObject(` ${licenseFile} `), 'padded-config.yaml'));
+    expect(loaded.config.licenseFile).toBe(licenseFile);
+    expect(loaded.license.licenseID).toBe(LICENSE_ID);
+  });
 });
 
 describe('privateRegistries and registryDomain', () => {
   it('refuses a private registry on the vendor registry, whose images are never proxied', () => {
-    const problems: string[] = [];
-    validateConfig({ ...MINIMAL, registryDomain: 'registry.example.com', privateRegistries: ['quay.io/acme', 'REGISTRY.example.com/my-app'] }, undefined, problems);
-    expect(problems).toEqual([expect.stringMatching(/^privateRegistries\[1\] "REGISTRY.example.com\/my-app": is on registryDomain registry.example.com/)]);
+    expect(problemsOf({ ...MINIMAL, registryDomain: 'registry.example.com', privateRegistries: ['quay.io/acme', 'REGISTRY.example.com/my-app'] }, undefined)).toEqual([expect.stringMatching(/^privateRegistries\[1\] "REGISTRY.example.com\/my-app": is on registryDomain registry.example.com/)]);
+  });
+});
+
+describe('credentials.dockerConfigSecret', () => {
+  it('names the Secret whose .dockerconfigjson the pull secrets copy; absent, there is no credentials entry', () => {
+    expect(valid({ ...MINIMAL, credentials: { dockerConfigSecret: ' vendor-pull.v1 ' } }).credentials).toEqual({ dockerConfigSecret: 'vendor-pull.v1' });
+    expect(valid(MINIMAL)).not.toHaveProperty('credentials');
+    expect(valid({ ...MINIMAL, credentials: null })).not.toHaveProperty('credentials');
+    expect(valid({ ...MINIMAL, credentials: { dockerConfigSecret: null } })).not.toHaveProperty('credentials');
+  });
+
+  it('leaves the pull secret name and the license-derived settings as they are', () => {
+    expect(settingsOf({ ...MINIMAL, credentials: { dockerConfigSecret: 'vendor-pull' } }, { appSlug: 'acme' })).toEqual({
+      proxyDomain: DEFAULT_PROXY_DOMAIN,
+      registryDomain: DEFAULT_REGISTRY_DOMAIN,
+      appSlug: 'acme',
+      pullSecretName: 'acme-registry',
+    });
+  });
+
+  it('still requires the license file', () => {
+    expect(problemsOf({ privateRegistries: ['quay.io/acme'], credentials: { dockerConfigSecret: 'vendor-pull' } })).toEqual(['license.file: required (path to the License document)']);
+  });
+
+  it('refuses a name that is not a valid Secret name', () => {
+    for (const bad of ['Vendor-Pull', 'vendor_pull', '-vendor', 'vendor.', `a${'b'.repeat(253)}`]) {
+      expect(problemsOf({ ...MINIMAL, credentials: { dockerConfigSecret: bad } }), bad).toEqual([`credentials.dockerConfigSecret: "${bad}" is not a valid Secret name`]);
+    }
+    for (const bad of ['', '  ', 7, ['vendor-pull'], { name: 'vendor-pull' }]) {
+      expect(problemsOf({ ...MINIMAL, credentials: { dockerConfigSecret: bad } }), JSON.stringify(bad)).toEqual(['credentials.dockerConfigSecret: must be a non-empty string']);
+    }
+  });
+
+  it('refuses a credentials entry that is not a mapping, or holds anything else', () => {
+    expect(problemsOf({ ...MINIMAL, credentials: 'vendor-pull' })).toEqual(['credentials: must be a mapping']);
+    expect(problemsOf({ ...MINIMAL, credentials: { dockerConfigSecret: 'vendor-pull', secretName: 'x' } })).toEqual(['credentials.secretName: unknown setting']);
+  });
+});
+
+describe('the settings table', () => {
+  it('refuses unknown keys at every level, prototype names included', () => {
+    const raw = JSON.parse(
+      JSON.stringify({
+        ...MINIMAL,
+        proxydomain: 'x',
+        license: { file: '/l', path: '/l' },
+        pullSecret: { name: 'ok', namespace: 'x' },
+        credentials: { dockerConfigSecret: 'ok', key: 'x' },
+        namespaces: { application: 'my-app', include: ['x'] },
+        constructor: 1,
+        toString: 'x',
+      }).replace('"toString"', '"__proto__"'),
+    ) as unknown;
+    expect(problemsOf(raw)).toEqual([
+      'proxydomain: unknown setting',
+      'constructor: unknown setting',
+      '__proto__: unknown setting',
+      'license.path: unknown setting',
+      'pullSecret.namespace: unknown setting',
+      'credentials.key: unknown setting',
+      'namespaces.include: unknown setting',
+    ]);
+    expect(problemsOf({ ...MINIMAL, namespaces: { hasOwnProperty: true, valueOf: 1 } })).toEqual(['namespaces.hasOwnProperty: unknown setting', 'namespaces.valueOf: unknown setting']);
+  });
+
+  it('treats null as absent: the default applies', () => {
+    const config = valid({ ...MINIMAL, proxyDomain: null, registryDomain: null, pullSecret: null, namespaces: { additional: null, exclude: null, optInLabel: null } });
+    expect(config).toEqual(valid(MINIMAL));
+    expect(valid({ ...MINIMAL, namespaces: null }).namespaces).toEqual(valid(MINIMAL).namespaces);
+  });
+
+  it('refuses a section that is not a mapping, and still names what it lacks', () => {
+    expect(problemsOf({ ...MINIMAL, license: '/etc/pullgate/license.yaml' })).toEqual(['license: must be a mapping', 'license.file: required (path to the License document)']);
+    expect(problemsOf({ ...MINIMAL, pullSecret: 'my-app-registry' })).toEqual(['pullSecret: must be a mapping']);
+    expect(problemsOf({ ...MINIMAL, namespaces: ['my-app'] })).toEqual(['namespaces: must be a mapping']);
+  });
+
+  it('lists every problem at once, those of the settings the license defaults and of credentials included', () => {
+    expect(problemsOf({ ...MINIMAL, privateRegistries: ['quay.io/acme', 7, 'registry.replicated.com/x'], credentials: { dockerConfigSecret: 'Bad' }, extra: 1 }, license({ appSlug: 'My-App' }))).toEqual([
+      'extra: unknown setting',
+      'privateRegistries[1]: must be a string',
+      expect.stringMatching(/^privateRegistries\[2\] "registry.replicated.com\/x": is on registryDomain registry.replicated.com/),
+      'credentials.dockerConfigSecret: "Bad" is not a valid Secret name',
+      expect.stringMatching(/^appSlug "My-App" must be lower case \(taken from the license's spec.appSlug/),
+      'pullSecret.name: the default "My-App-registry" is not a valid Secret name; set pullSecret.name',
+    ]);
+  });
+
+  it('returns a frozen configuration, to the last list', () => {
+    const config = valid({ ...MINIMAL, credentials: { dockerConfigSecret: 'vendor-pull' }, namespaces: { application: 'my-app', additional: ['monitoring'] } });
+    for (const part of [config, config.privateRegistries, config.privateRegistries[0], config.credentials, config.namespaces, config.namespaces.additional, config.namespaces.exclude, config.namespaces.optInLabel]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+  });
+});
+
+describe('validateConfig and checkConfig', () => {
+  it('validateConfig returns the configuration checkConfig accepts', () => {
+    expect(validateConfig(MINIMAL, license())).toEqual(checkConfig(MINIMAL, license()).config);
+    expect(validateConfig(MINIMAL)).toEqual(valid(MINIMAL, undefined));
+  });
+
+  it('validateConfig throws a ConfigError listing every problem checkConfig finds', () => {
+    const raw = { ...MINIMAL, proxyDomian: 'x', namespaces: { exclude: 'kube-system' } };
+    const checked = checkConfig(raw, license());
+    expect(checked).toEqual({ ok: false, problems: ['proxyDomian: unknown setting', 'namespaces.exclude: must be a list of non-empty strings'] });
+    let error: unknown;
+    try {
+      validateConfig(raw, license());
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual(checked.problems);
+    expect((error as ConfigError).message).toBe('configuration: 2 problem(s):\n  - proxyDomian: unknown setting\n  - namespaces.exclude: must be a list of non-empty strings');
+  });
+
+  it('reports a private registry on registryDomain alongside a malformed entry', () => {
+    expect(problemsOf({ ...MINIMAL, privateRegistries: ['https://quay.io', 'registry.replicated.com'] })).toEqual([
+      expect.stringMatching(/^privateRegistries\[0\] "https:\/\/quay.io": is a URL/),
+      expect.stringMatching(/^privateRegistries\[1\] "registry.replicated.com": is on registryDomain registry.replicated.com/),
+    ]);
+  });
+
+  it('takes the proxy domain of the license channel before the license-wide one', () => {
+    const channels = [
+      { channelID: 'c-stable', channelSlug: 'stable', isDefault: true, replicatedProxyDomain: 'proxy.stable.vendor.com' },
+      { channelID: 'c-beta', channelSlug: 'beta', replicatedProxyDomain: 'proxy.beta.vendor.com' },
+    ];
+    expect(settingsOf(MINIMAL, { channelID: 'c-beta', channels, replicatedProxyDomain: 'proxy.vendor.com' }).proxyDomain).toBe('proxy.beta.vendor.com');
+    expect(settingsOf({ ...MINIMAL, proxyDomain: 'proxy.example.com' }, { channelID: 'c-beta', channels }).proxyDomain).toBe('proxy.example.com');
+    expect(problemsOf(MINIMAL, license({ channelID: 'c-beta', channels: [{ channelID: 'c-beta', replicatedProxyDomain: 'proxy' }] }))).toEqual([
+      expect.stringMatching(/"proxy".*taken from the license's replicatedProxyDomain/),
+    ]);
   });
 });

@@ -1,10 +1,11 @@
 // Runs the CLI as it ships: `node dist/main.js`, built from src first when dist is missing or
 // older than any source file (the README's test command builds before vitest; this covers a
 // plain `vitest run`).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run, type RunResult } from '../../support/run.ts';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'main.js');
@@ -33,12 +34,7 @@ export function ensureBuilt(): void {
   }
 }
 
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = RunResult;
 
 export interface CliOptions {
   stdin?: string;
@@ -50,25 +46,10 @@ export interface CliOptions {
 
 /** Runs `pullgate <args>` with the current Node binary (Node 24). */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.on('error', () => {
-      // The command may exit before reading stdin; that is its answer, not a test error.
-    });
-    child.stdin.end(options.stdin ?? '');
+  return run(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    input: options.stdin ?? '',
+    timeoutMs: options.timeoutMs ?? 20_000,
   });
 }

@@ -17,6 +17,12 @@ export interface LicenseFields {
   replicatedProxyDomain?: string;
   /** RFC 3339 (or anything, to test rejection); omitted = never expires. */
   expiresAt?: string;
+  /** Default kots.io/v1beta1. */
+  apiVersion?: string;
+  /** `spec.channelID`: the license's own channel. */
+  channelID?: unknown;
+  /** `spec.channels`, as is (entries need not be well formed). */
+  channels?: unknown;
 }
 
 export function tempDir(prefix = 'pullgate-test-'): { path: string; remove(): void } {
@@ -24,7 +30,7 @@ export function tempDir(prefix = 'pullgate-test-'): { path: string; remove(): vo
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A kots.io/v1beta1 License document. */
+/** A KOTS License document (kots.io/v1beta1 unless `fields.apiVersion` says otherwise). */
 export function licenseYaml(fields: LicenseFields = {}): string {
   const spec: Record<string, unknown> = {
     licenseID: fields.licenseID ?? LICENSE_ID,
@@ -32,10 +38,12 @@ export function licenseYaml(fields: LicenseFields = {}): string {
     customerName: fields.customerName ?? 'Acme Corp',
   };
   if (fields.replicatedProxyDomain !== undefined) spec.replicatedProxyDomain = fields.replicatedProxyDomain;
+  if (fields.channelID !== undefined) spec.channelID = fields.channelID;
+  if (fields.channels !== undefined) spec.channels = fields.channels;
   if (fields.expiresAt !== undefined) {
     spec.entitlements = { expires_at: { title: 'Expiration', valueType: 'String', value: fields.expiresAt } };
   }
-  return stringify({ apiVersion: 'kots.io/v1beta1', kind: 'License', metadata: { name: 'acme' }, spec });
+  return stringify({ apiVersion: fields.apiVersion ?? 'kots.io/v1beta1', kind: 'License', metadata: { name: 'acme' }, spec });
 }
 
 export function writeLicense(dir: string, fields: LicenseFields = {}, name = 'license.yaml'): string {

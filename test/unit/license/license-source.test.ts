@@ -4,16 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { followLicense } from '../../../src/license/license-source.ts';
 import { parseLicense, type License } from '../../../src/license/license.ts';
+import { eventually } from '../../support/eventually.ts';
 import { LICENSE_ID, licenseYaml, tempDir, writeLicense } from '../helpers/fixtures.ts';
 import { captureLogs } from '../helpers/logs.ts';
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+// Within the test's 5 s, so a failure names what it waited for.
+const WAIT = { timeoutMs: 4_000, intervalMs: 25 };
 
 const settle = () => new Promise((r) => setTimeout(r, 600));
 
@@ -42,7 +38,7 @@ describe('followLicense', () => {
     const logs = captureLogs();
     watch = followLicense(path, current(path), (l) => seen.push(l), logs.logger);
     writeLicense(dir.path, { customerName: 'Second', expiresAt: '2020-01-01T00:00:00Z' });
-    await waitFor(() => seen.length > 0);
+    await eventually('a license handed over', () => seen.length > 0, WAIT);
     expect(seen.at(-1)).toMatchObject({ customerName: 'Second', expiresAt: new Date('2020-01-01T00:00:00Z') });
     expect(logs.records().some((r) => r.msg === 'license reloaded')).toBe(true);
     expect(logs.text()).not.toContain(LICENSE_ID);
@@ -53,7 +49,7 @@ describe('followLicense', () => {
     const logs = captureLogs();
     watch = followLicense(path, current(path), (l) => seen.push(l), logs.logger);
     writeFileSync(path, `apiVersion: kots.io/v1beta1\nkind: License\nspec:\n  licenseID: ${LICENSE_ID}\n`);
-    await waitFor(() => logs.records().some((r) => r.msg === 'license update rejected; keeping the previous license'));
+    await eventually('the rejection logged', () => logs.records().some((r) => r.msg === 'license update rejected; keeping the previous license'), WAIT);
     expect(seen).toEqual([]);
     expect(String(logs.records().find((r) => r.level === 50)?.reason)).toContain('spec.appSlug is required');
     expect(logs.text()).not.toContain(LICENSE_ID);
@@ -64,7 +60,7 @@ describe('followLicense', () => {
     const atStart = current(path);
     writeLicense(dir.path, { customerName: 'Edited meanwhile' });
     watch = followLicense(path, atStart, (l) => seen.push(l), captureLogs().logger);
-    await waitFor(() => seen.length > 0);
+    await eventually('a license handed over', () => seen.length > 0, WAIT);
     expect(seen.map((l) => l.customerName)).toEqual(['Edited meanwhile']);
   });
 
@@ -83,7 +79,7 @@ describe('followLicense', () => {
     symlinkSync('..2026_01_02_00_00_00.000000002', join(dir.path, '..data_tmp'));
     renameSync(join(dir.path, '..data_tmp'), join(dir.path, '..data'));
 
-    await waitFor(() => seen.length > 0);
+    await eventually('a license handed over', () => seen.length > 0, WAIT);
     expect(seen.at(-1)!.customerName).toBe('Renewed');
   });
 
@@ -96,12 +92,12 @@ describe('followLicense', () => {
     expect(seen).toEqual([]);
 
     writeLicense(dir.path, { customerName: 'Changed' });
-    await waitFor(() => seen.length === 1);
+    await eventually('one license handed over', () => seen.length === 1, WAIT);
     // The same content again: read (observed in the log), not handed over.
     const unchangedReads = () => logs.records().filter((r) => r.msg === 'license file read, unchanged').length;
     const before = unchangedReads();
     writeLicense(dir.path, { customerName: 'Changed' });
-    await waitFor(() => unchangedReads() > before);
+    await eventually('the unchanged read logged', () => unchangedReads() > before, WAIT);
     expect(seen).toHaveLength(1);
 
     watch.close();

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { LicenseError, expiryWarning, isExpired, parseLicense } from '../../../src/license/license.ts';
-import { LICENSE_ID, licenseYaml } from '../helpers/fixtures.ts';
+import { LICENSE_ID, licenseYaml, type LicenseFields } from '../helpers/fixtures.ts';
 
 function problemsOf(text: string): string[] {
   try {
@@ -24,6 +24,20 @@ describe('parseLicense', () => {
       proxyDomain: 'proxy.acme.com',
       expiresAt: new Date('2030-06-30T12:00:00.000Z'),
     });
+  });
+
+  it.each(['kots.io/v1beta1', 'kots.io/v1beta2'])('reads apiVersion %s alike', (apiVersion) => {
+    expect(parseLicense(licenseYaml({ apiVersion, customerName: 'Acme Corp', replicatedProxyDomain: 'proxy.acme.com', expiresAt: '2030-06-30T12:00:00Z' }))).toEqual({
+      licenseID: LICENSE_ID,
+      appSlug: 'my-app',
+      customerName: 'Acme Corp',
+      proxyDomain: 'proxy.acme.com',
+      expiresAt: new Date('2030-06-30T12:00:00.000Z'),
+    });
+  });
+
+  it.each(['kots.io/v1beta3', 'kots.io/v1', 'v1beta2', 'KOTS.IO/V1BETA2', 'kots.io/v1beta2 '])('rejects apiVersion %s', (apiVersion) => {
+    expect(problemsOf(licenseYaml({ apiVersion }))).toEqual(['expected apiVersion kots.io/v1beta1 or kots.io/v1beta2 and kind License']);
   });
 
   it('leaves proxyDomain and expiresAt out when the license has none', () => {
@@ -77,7 +91,7 @@ describe('parseLicense', () => {
   it('lists every problem at once', () => {
     const text = stringify({ apiVersion: 'v1', kind: 'Secret', spec: { licenseID: '  ', entitlements: { expires_at: { value: 'soon' } } } });
     expect(problemsOf(text)).toEqual([
-      'expected apiVersion kots.io/v1beta1 and kind License',
+      'expected apiVersion kots.io/v1beta1 or kots.io/v1beta2 and kind License',
       'spec.licenseID is required',
       'spec.appSlug is required',
       'spec.entitlements.expires_at.value "soon" is not an RFC 3339 time',
@@ -87,7 +101,7 @@ describe('parseLicense', () => {
   it('rejects text that is not YAML, or not a mapping', () => {
     expect(problemsOf('spec: [unclosed')[0]).toMatch(/^not valid YAML/);
     expect(problemsOf('')).toContain('spec.licenseID is required');
-    expect(problemsOf('- a\n- b\n')).toContain('expected apiVersion kots.io/v1beta1 and kind License');
+    expect(problemsOf('- a\n- b\n')).toContain('expected apiVersion kots.io/v1beta1 or kots.io/v1beta2 and kind License');
   });
 
   it('never puts the license ID in a problem', () => {
@@ -122,6 +136,65 @@ describe('parseLicense', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('proxy domain', () => {
+  const stable = { channelID: 'c-stable', channelName: 'Stable', channelSlug: 'stable', isDefault: true, replicatedProxyDomain: 'proxy.stable.acme.com' };
+  const beta = { channelID: 'c-beta', channelName: 'Beta', channelSlug: 'beta', isDefault: false, replicatedProxyDomain: 'proxy.beta.acme.com' };
+  const bare = { channelID: 'c-bare', channelName: 'Bare', channelSlug: 'bare', isDefault: false };
+  const proxyDomain = (fields: LicenseFields) => parseLicense(licenseYaml(fields)).proxyDomain;
+
+  it("takes the license's own channel, by channelID, over the default channel and the license-wide domain", () => {
+    expect(proxyDomain({ channelID: 'c-beta', channels: [stable, beta], replicatedProxyDomain: 'proxy.acme.com' })).toBe('proxy.beta.acme.com');
+    expect(proxyDomain({ channelID: 'c-stable', channels: [stable, beta], replicatedProxyDomain: 'proxy.acme.com' })).toBe('proxy.stable.acme.com');
+  });
+
+  it('takes the default channel when no channel has the license channelID, or the license has none', () => {
+    expect(proxyDomain({ channelID: 'c-gone', channels: [beta, stable], replicatedProxyDomain: 'proxy.acme.com' })).toBe('proxy.stable.acme.com');
+    expect(proxyDomain({ channels: [beta, stable], replicatedProxyDomain: 'proxy.acme.com' })).toBe('proxy.stable.acme.com');
+    expect(proxyDomain({ channelID: '', channels: [beta, stable] })).toBe('proxy.stable.acme.com');
+  });
+
+  it("falls back to the license-wide domain when the license's channel has none, even if the default channel has one", () => {
+    for (const own of [bare, { ...bare, replicatedProxyDomain: '' }, { ...bare, replicatedProxyDomain: '  ' }, { ...bare, replicatedProxyDomain: 7 }]) {
+      expect(proxyDomain({ channelID: 'c-bare', channels: [stable, own], replicatedProxyDomain: 'proxy.acme.com' }), JSON.stringify(own)).toBe('proxy.acme.com');
+    }
+    expect(proxyDomain({ channelID: 'c-gone', channels: [beta], replicatedProxyDomain: 'proxy.acme.com' })).toBe('proxy.acme.com');
+    expect(proxyDomain({ channels: [], replicatedProxyDomain: 'proxy.acme.com' })).toBe('proxy.acme.com');
+  });
+
+  it('is undefined, leaving the configuration default, when neither the channel nor the license has one', () => {
+    expect(proxyDomain({ channelID: 'c-bare', channels: [bare] })).toBeUndefined();
+    expect(proxyDomain({ channelID: 'c-bare', channels: [bare], replicatedProxyDomain: ' ' })).toBeUndefined();
+    expect(parseLicense(licenseYaml({ channelID: 'c-bare', channels: [bare] }))).not.toHaveProperty('proxyDomain');
+  });
+
+  it('trims the channel domain', () => {
+    expect(proxyDomain({ channelID: 'c-beta', channels: [{ ...beta, replicatedProxyDomain: ' proxy.beta.acme.com ' }] })).toBe('proxy.beta.acme.com');
+  });
+
+  it('ignores channel data of the wrong shape instead of failing', () => {
+    const wellFormed = { replicatedProxyDomain: 'proxy.acme.com' };
+    for (const channels of ['c-beta', 7, { 'c-beta': beta }, null, [null, 'c-beta', 7, ['c-beta'], [beta]]]) {
+      expect(proxyDomain({ ...wellFormed, channelID: 'c-beta', channels }), JSON.stringify(channels)).toBe('proxy.acme.com');
+    }
+    // A non-string channelID matches nothing; only a literal true marks the default channel.
+    expect(proxyDomain({ ...wellFormed, channelID: ['c-beta'], channels: [beta, { ...stable, isDefault: 'true' }] })).toBe('proxy.acme.com');
+    expect(proxyDomain({ ...wellFormed, channelID: { id: 'c-beta' }, channels: ['x', stable, beta] })).toBe('proxy.stable.acme.com');
+  });
+
+  it('never fails, whatever the channel data (property)', () => {
+    const value = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom('c-1', 'c-2'));
+    const entry = fc.oneof(value, fc.record({ channelID: value, isDefault: value, replicatedProxyDomain: value }, { requiredKeys: [] }));
+    fc.assert(
+      fc.property(fc.oneof(value, fc.array(entry, { maxLength: 4 }), fc.dictionary(fc.string(), entry, { maxKeys: 2 })), value, fc.oneof(value, fc.constant(undefined)), (channels, channelID, top) => {
+        const text = licenseYaml({ channels, channelID, ...(typeof top === 'string' ? { replicatedProxyDomain: top } : {}) });
+        const domain = parseLicense(text).proxyDomain;
+        expect(domain === undefined || (typeof domain === 'string' && domain.trim() === domain && domain !== '')).toBe(true);
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -2,12 +2,12 @@
 // the files it copies, the packages dist/ needs after `npm prune --omit=dev`, the start command
 // run exactly as ENTRYPOINT + CMD, the unprivileged user it runs as, and the Deployment that
 // starts it.
-import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, globSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { delimiter, dirname, join, posix, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run } from '../../support/run.ts';
 import { ROOT, ensureBuilt } from '../helpers/cli.ts';
 import { licenseYaml, tempDir } from '../helpers/fixtures.ts';
 
@@ -155,32 +155,6 @@ const major = (version: string) => versionTuple(version)[0];
 
 // ---------------------------------------------------------------------------------------------
 // Running the shipped CLI.
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, argv: string[], options: { cwd: string; env?: Record<string, string>; stdin?: string }): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? {}, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => {
-      // The command may exit before reading stdin.
-    });
-    child.stdin.end(options.stdin ?? '');
-  });
-}
 
 /** The environment of the image: its ENV instructions, and PATH leading to this Node 24. */
 function imageEnv(home: string): Record<string, string> {
@@ -430,7 +404,7 @@ describe(`Dockerfile: USER ${imageUid}`, () => {
     const runAs = (argv: string[], stdin?: string) => {
       const start = entrypointCommand(argv);
       // HOME is the read-only app directory: nothing may need a writable home.
-      return run(asUser.prefix![0]!, [...asUser.prefix!.slice(1), start.file, ...start.argv], { cwd: app.path, env: imageEnv(app.path), ...(stdin !== undefined ? { stdin } : {}) });
+      return run(asUser.prefix![0]!, [...asUser.prefix!.slice(1), start.file, ...start.argv], { cwd: app.path, env: imageEnv(app.path), ...(stdin !== undefined ? { input: stdin } : {}) });
     };
 
     /** The shipped ConfigMap's config.yaml with the license at `licenseFile` (mounted Secrets are 0644 by default). */

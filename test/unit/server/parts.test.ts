@@ -65,7 +65,7 @@ async function harness(overrides: Partial<AdmissionContext> = {}, mutate?: Param
   const context: AdmissionContext = {
     policy: () => POLICY,
     standingWarnings: () => [],
-    isExcludedNamespace: (ns) => ns === 'kube-system',
+    serves: (ns) => ns !== 'kube-system',
     ensurePullSecret: async (ns) => void ensured.push(ns),
     ...overrides,
   };

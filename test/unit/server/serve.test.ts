@@ -1,14 +1,17 @@
 // The real webhook, as `pullgate serve` starts it: HTTPS on an ephemeral port, metrics on another,
-// the pull secret keeper talking to a stub API server (test/unit/helpers/kube-stub.ts).
-import { connect } from 'node:net';
+// its watches, leader election and pull secrets talking to an in-memory API server
+// (test/unit/helpers/kube-stub.ts).
+import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import fjp from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startPullgate, type RunningPullgate } from '../../../src/server/start.ts';
-import { AUTH, LICENSE_ID, tempDir, writeSetup } from '../helpers/fixtures.ts';
+import { LEADER_LEASE_NAME, startPullgate, type RunningPullgate } from '../../../src/server/start.ts';
+import { withDeadline } from '../../../src/util/with-deadline.ts';
+import { eventually } from '../../support/eventually.ts';
+import { AUTH, LICENSE_ID, tempDir, writeSetup, type LicenseFields } from '../helpers/fixtures.ts';
 import { postReview, send } from '../helpers/http.ts';
-import { startKubeStub, type KubeStub } from '../helpers/kube-stub.ts';
+import { startKubeStub, type KubeObject, type KubeStub, type StubCall } from '../helpers/kube-stub.ts';
 import { captureLogs, type CapturedLogs } from '../helpers/logs.ts';
 import { pod, review } from '../helpers/reviews.ts';
 import { generateTls, type TlsFixture } from '../helpers/tls.ts';
@@ -16,9 +19,12 @@ import { generateTls, type TlsFixture } from '../helpers/tls.ts';
 const { applyPatch, deepClone } = fjp;
 
 // Key generation and server start-up, on a busy machine.
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 30_000 });
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
 const BODY_LIMIT = 64 * 1024;
 const SECRET_NAME = 'my-app-registry';
+const OPT_IN = { 'pullgate.dev/inject': 'enabled' };
+/** The contract's `.dockerconfigjson` for the test license, decoded. */
+const DOCKER_CONFIG = { auths: { 'proxy.example.com': { auth: AUTH }, 'registry.example.com': { auth: AUTH } } };
 
 interface World {
   dir: ReturnType<typeof tempDir>;
@@ -34,23 +40,70 @@ async function world(): Promise<World> {
   return { dir, tls, stub, kubeconfig: stub.writeKubeconfig(join(dir.path, 'kubeconfig')) };
 }
 
-async function start(w: World, logs: CapturedLogs, license: Parameters<typeof writeSetup>[1] = {}, bodyLimit = BODY_LIMIT): Promise<RunningPullgate> {
-  const { configFile } = writeSetup(w.dir.path, license);
+async function dispose(w: World | undefined, running?: RunningPullgate): Promise<void> {
+  await running?.shutdown();
+  await w?.stub.close();
+  w?.dir.remove();
+}
+
+interface StartOptions {
+  license?: LicenseFields;
+  bodyLimit?: number;
+  port?: number;
+  metricsPort?: number;
+}
+
+function start(w: World, logs: CapturedLogs, options: StartOptions = {}): Promise<RunningPullgate> {
+  const { configFile } = writeSetup(w.dir.path, options.license ?? {});
   return startPullgate({
     configFile,
     tls: { certFile: w.tls.certFile, keyFile: w.tls.keyFile },
     host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
+    port: options.port ?? 0,
+    metricsPort: options.metricsPort ?? 0,
     ownNamespace: 'pullgate',
     kubeconfig: w.kubeconfig,
-    bodyLimit,
+    bodyLimit: options.bodyLimit ?? BODY_LIMIT,
     logger: logs.logger,
   });
 }
 
+async function readyz(running: RunningPullgate, ca: string): Promise<number> {
+  return (await send(running.port, { path: '/readyz', ca })).status;
+}
+
+/** Started is not ready: the caches sync after startPullgate returns. */
+async function untilReady(running: RunningPullgate, ca: string): Promise<void> {
+  await eventually('pullgate ready', async () => (await readyz(running, ca)) === 200, 20_000);
+}
+
+/** Another replica holds the leader Lease (for an hour): this one only admits, its reconciler stays idle. */
+function leaseHeldByAnotherReplica(stub: KubeStub): void {
+  const now = new Date().toISOString();
+  stub.leases.set(`pullgate/${LEADER_LEASE_NAME}`, { spec: { holderIdentity: 'another-replica', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now, leaseTransitions: 0 } });
+}
+
+const isLeaseCall = (c: StubCall) => c.path.startsWith('/apis/coordination.k8s.io/');
+/** What admission (and the reconciler) cost: every request but the watches and the leader Lease's. */
+const requests = (stub: KubeStub) => stub.calls.filter((c) => !c.watch && !isLeaseCall(c));
+const described = (calls: StubCall[]) => calls.map((c) => `${c.method} ${c.path}`);
+
 function decodePatch(response: { patch?: string }) {
   return JSON.parse(Buffer.from(response.patch!, 'base64').toString('utf8')) as fjp.Operation[];
+}
+
+function dockerConfigOf(secret: KubeObject | undefined): unknown {
+  const data = (secret?.data as Record<string, string> | undefined)?.['.dockerconfigjson'];
+  return data === undefined ? undefined : JSON.parse(Buffer.from(data, 'base64').toString('utf8'));
+}
+
+/** A port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createTcpServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 const PRIVATE_POD = pod('web', [
@@ -67,15 +120,16 @@ describe('pullgate serve over HTTPS', () => {
   beforeAll(async () => {
     w = await world();
     ca = w.tls.caPem;
+    for (const ns of ['my-app', 'monitoring', 'not-served']) w.stub.addNamespace(ns);
+    // kube-system and pullgate's own namespace carry the opt-in label too: it must not matter.
+    for (const ns of ['team-a', 'dry-ns', 'log-ns', 'kube-system', 'pullgate']) w.stub.addNamespace(ns, OPT_IN);
+    leaseHeldByAnotherReplica(w.stub);
     logs = captureLogs('info');
     running = await start(w, logs);
+    await untilReady(running, ca);
   });
 
-  afterAll(async () => {
-    await running?.shutdown();
-    await w?.stub.close();
-    w?.dir.remove();
-  });
+  afterAll(() => dispose(w, running));
 
   describe('admission', () => {
     it('answers a v1 review in v1 with the uid echoed and a JSON patch that yields the rewritten Pod', async () => {
@@ -95,21 +149,35 @@ describe('pullgate serve over HTTPS', () => {
       expect(patchedPod).toEqual(expected);
     });
 
-    it('has created the pull secret in the namespace before answering', async () => {
-      await postReview(running.port, ca, review(PRIVATE_POD, { namespace: 'team-a' }));
-      const secret = w.stub.secrets.get(`team-a/${SECRET_NAME}`) as
-        | { type: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; data: Record<string, string> }
-        | undefined;
+    it('has created the pull secret before answering: one POST, as the synced cache knows it is missing', async () => {
+      expect(w.stub.secrets.has(`team-a/${SECRET_NAME}`)).toBe(false);
+      const answer = (await postReview(running.port, ca, review(PRIVATE_POD, { namespace: 'team-a' }))).json();
+      expect(answer.response.warnings).toBeUndefined();
+      const secret = w.stub.secrets.get(`team-a/${SECRET_NAME}`);
       expect(secret).toBeDefined();
       expect(secret!.type).toBe('kubernetes.io/dockerconfigjson');
       expect(secret!.metadata).toMatchObject({ name: SECRET_NAME, namespace: 'team-a', labels: { 'app.kubernetes.io/managed-by': 'pullgate' } });
-      const config = JSON.parse(Buffer.from(secret!.data['.dockerconfigjson']!, 'base64').toString('utf8'));
-      expect(config).toEqual({ auths: { 'proxy.example.com': { auth: AUTH }, 'registry.example.com': { auth: AUTH } } });
-      expect(w.stub.callsFor('team-a').map((c) => c.method)).toEqual(['GET', 'POST']);
+      expect(dockerConfigOf(secret)).toEqual(DOCKER_CONFIG);
+      // Labels from the namespace watch (no read of the Namespace), absence from the secret watch (no GET).
+      expect(described(w.stub.callsFor('team-a'))).toEqual([`POST /api/v1/namespaces/team-a/secrets`]);
+    });
 
-      // A second Pod in the same namespace is served from the keeper's cache.
-      await postReview(running.port, ca, review(PRIVATE_POD, { namespace: 'team-a' }));
-      expect(w.stub.callsFor('team-a')).toHaveLength(2);
+    it('a Pod in a namespace whose secret the cache holds costs no API request', async () => {
+      const created = w.stub.secrets.get(`team-a/${SECRET_NAME}`)!.metadata?.resourceVersion;
+      expect(created).toBeDefined();
+      // The watch delivers the created secret a moment after the create: until then a Pod may still
+      // cost a request (a create answered 409, and a read).
+      const admitFree = async () => {
+        const before = requests(w.stub).length;
+        const { response } = (await postReview(running.port, ca, review(PRIVATE_POD, { namespace: 'team-a' }))).json();
+        expect(decodePatch(response)).toContainEqual({ op: 'add', path: '/spec/imagePullSecrets', value: [{ name: SECRET_NAME }] });
+        expect(response.warnings).toBeUndefined();
+        return described(requests(w.stub).slice(before));
+      };
+      await eventually('the secret watch to deliver the created secret', async () => (await admitFree()).length === 0, 20_000);
+      for (let i = 0; i < 5; i++) expect(await admitFree()).toEqual([]);
+      // Nor was it ever written again.
+      expect(w.stub.secrets.get(`team-a/${SECRET_NAME}`)!.metadata?.resourceVersion).toBe(created);
     });
 
     it('answers a v1beta1 review in v1beta1 with the uid echoed', async () => {
@@ -121,14 +189,16 @@ describe('pullgate serve over HTTPS', () => {
       expect(out.response).toMatchObject({ uid: 'uid-beta', allowed: true, patchType: 'JSONPatch' });
     });
 
-    it('allows a public-only Pod with no patchType and no patch field', async () => {
-      const answer = await postReview(running.port, ca, review(pod('pub', [{ name: 'n', image: 'nginx:1.27' }, { name: 'r', image: 'quay.io/other/redis' }]), { uid: 'uid-public', namespace: 'public-ns' }));
+    it('allows a public-only Pod with no patchType and no patch field, and asks the API server nothing', async () => {
+      const before = requests(w.stub).length;
+      const answer = await postReview(running.port, ca, review(pod('pub', [{ name: 'n', image: 'nginx:1.27' }, { name: 'r', image: 'quay.io/other/redis' }]), { uid: 'uid-public', namespace: 'monitoring' }));
       expect(answer.status).toBe(200);
       const { response } = answer.json();
       expect(response).toEqual({ uid: 'uid-public', allowed: true });
       expect(response).not.toHaveProperty('patchType');
       expect(response).not.toHaveProperty('patch');
-      expect(w.stub.callsFor('public-ns')).toEqual([]);
+      expect(described(requests(w.stub).slice(before))).toEqual([]);
+      expect(w.stub.secrets.has(`monitoring/${SECRET_NAME}`)).toBe(false);
     });
 
     it('allows a non-Pod resource (ConfigMap) unchanged', async () => {
@@ -141,6 +211,18 @@ describe('pullgate serve over HTTPS', () => {
       expect(answer.status).toBe(200);
       expect(answer.json().response).toEqual({ uid: 'uid-cm', allowed: true });
       expect(w.stub.callsFor('cm-ns')).toEqual([]);
+    });
+
+    it('leaves a namespace out of scope alone: no patch, no secret, counted as out-of-scope', async () => {
+      // It exists, without the opt-in label, and is not configured: the cache says "not served",
+      // so the Namespace is read once more from the API server before the Pod is turned away.
+      const answer = await postReview(running.port, ca, review(PRIVATE_POD, { uid: 'uid-out', namespace: 'not-served' }));
+      expect(answer.json().response).toEqual({ uid: 'uid-out', allowed: true });
+      expect(described(w.stub.callsFor('not-served'))).toEqual(['GET /api/v1/namespaces/not-served']);
+      expect(w.stub.secrets.has(`not-served/${SECRET_NAME}`)).toBe(false);
+      const metrics = await send(running.metricsPort, { path: '/metrics' });
+      expect(metrics.text).toMatch(/^pullgate_admission_requests_total\{operation="CREATE",decision="out-of-scope"\} 1$/m);
+      expect(logs.records().find((r) => r.reqId === 'uid-out')).toMatchObject({ msg: 'admission decided', namespace: 'not-served', decision: 'out-of-scope' });
     });
 
     it('mutates a dry-run request but does not touch the pull secret', async () => {
@@ -168,11 +250,12 @@ describe('pullgate serve over HTTPS', () => {
       expect(ops).toContainEqual({ op: 'replace', path: '/spec/containers/1/image', value: 'proxy.example.com/proxy/my-app/quay.io/acme/ok:1' });
     });
 
-    it('never mutates in kube-system or its own namespace', async () => {
+    it('never mutates in kube-system or its own namespace, opt-in label or not', async () => {
       for (const namespace of ['kube-system', 'pullgate']) {
         const answer = await postReview(running.port, ca, review(PRIVATE_POD, { uid: `uid-${namespace}`, namespace }));
         expect(answer.json().response).toEqual({ uid: `uid-${namespace}`, allowed: true });
-        expect(w.stub.callsFor(namespace)).toEqual([]);
+        expect(w.stub.callsFor(namespace).filter((c) => !isLeaseCall(c))).toEqual([]);
+        expect(w.stub.secrets.has(`${namespace}/${SECRET_NAME}`)).toBe(false);
       }
     });
   });
@@ -282,6 +365,8 @@ describe('pullgate serve over HTTPS', () => {
       expect(metrics.text).toMatch(/^pullgate_rejected_requests_total\{code="EMPTY_BODY"\} [1-9]\d*$/m);
       expect(metrics.text).toMatch(/^pullgate_images_rewritten_total\{location="containers"\} [1-9]\d*$/m);
       expect(metrics.text).toMatch(/^pullgate_pull_secret_ensure_total\{result="created"\} [1-9]\d*$/m);
+      // Another replica holds the lease: this one does not reconcile.
+      expect(metrics.text).toMatch(/^pullgate_leader 0$/m);
       expect(metrics.text).not.toContain(LICENSE_ID);
       expect(metrics.text).not.toContain(AUTH);
     });
@@ -320,12 +405,12 @@ describe('pullgate serve over HTTPS', () => {
       const decided = logs.records().filter((r) => r.reqId === uid);
       expect(decided).toHaveLength(1);
       expect(decided[0]).toMatchObject({ msg: 'admission decided', namespace: 'log-ns', decision: 'mutated', app: 'pullgate' });
-      expect(logs.records().some((r) => r.msg === 'pull secret created' && r.namespace === 'log-ns')).toBe(true);
+      expect(w.stub.secrets.has(`log-ns/${SECRET_NAME}`)).toBe(true);
 
       const text = logs.text();
       expect(text).not.toContain(LICENSE_ID);
       expect(text).not.toContain(AUTH);
-      const dockerConfig = (w.stub.secrets.get(`log-ns/${SECRET_NAME}`) as { data: Record<string, string> }).data['.dockerconfigjson']!;
+      const dockerConfig = (w.stub.secrets.get(`log-ns/${SECRET_NAME}`)!.data as Record<string, string>)['.dockerconfigjson']!;
       expect(text).not.toContain(dockerConfig);
     });
   });
@@ -338,14 +423,10 @@ describe('pullgate serve with an expired license', () => {
 
   beforeAll(async () => {
     w = await world();
-    running = await start(w, logs, { expiresAt: '2020-01-01T00:00:00Z', customerName: 'Expired Inc' });
+    running = await start(w, logs, { license: { expiresAt: '2020-01-01T00:00:00Z', customerName: 'Expired Inc' } });
   });
 
-  afterAll(async () => {
-    await running?.shutdown();
-    await w?.stub.close();
-    w?.dir.remove();
-  });
+  afterAll(() => dispose(w, running));
 
   it('puts the expiry warning on every response and still rewrites', async () => {
     const requests = [
@@ -367,14 +448,176 @@ describe('pullgate serve with an expired license', () => {
 
   it('starts with no expiry warning for a license expiring in the future', async () => {
     const w2 = await world();
-    const running2 = await start(w2, captureLogs(), { expiresAt: '2999-01-01T00:00:00Z' });
+    const running2 = await start(w2, captureLogs(), { license: { expiresAt: '2999-01-01T00:00:00Z' } });
     try {
       const { response } = (await postReview(running2.port, w2.tls.caPem, review(pod('pub', [{ name: 'n', image: 'nginx' }]), { uid: 'f1' }))).json();
       expect(response).toEqual({ uid: 'f1', allowed: true });
     } finally {
-      await running2.shutdown();
-      await w2.stub.close();
-      w2.dir.remove();
+      await dispose(w2, running2);
+    }
+  });
+});
+
+describe('pullgate serve readiness', () => {
+  for (const [cache, path] of [['namespace', '/api/v1/namespaces'], ['pull secret', '/api/v1/secrets']] as const) {
+    it(`answers /readyz 503 until the ${cache} cache has synced, and 200 once it has`, async () => {
+      const w = await world();
+      w.stub.addNamespace('my-app');
+      leaseHeldByAnotherReplica(w.stub);
+      w.stub.intercept = (call) => (call.path === path && !call.watch ? 'hang' : undefined);
+      let running: RunningPullgate | undefined;
+      try {
+        running = await start(w, captureLogs());
+        const ca = w.tls.caPem;
+        const list = await eventually(`the ${cache} list to reach the API server`, () => w.stub.hung[0], 20_000);
+        expect((await send(running.port, { path: '/healthz', ca })).status).toBe(200);
+        expect(await readyz(running, ca)).toBe(503);
+
+        if (cache === 'pull secret') {
+          // Admitted meanwhile all the same: with nothing known of the secret, it is read, then created.
+          const { response } = (await postReview(running.port, ca, review(PRIVATE_POD, { namespace: 'my-app' }))).json();
+          expect(response.warnings).toBeUndefined();
+          expect(described(w.stub.callsFor('my-app'))).toEqual([`GET /api/v1/namespaces/my-app/secrets/${SECRET_NAME}`, 'POST /api/v1/namespaces/my-app/secrets']);
+          expect(dockerConfigOf(w.stub.secrets.get(`my-app/${SECRET_NAME}`))).toEqual(DOCKER_CONFIG);
+          expect(await readyz(running, ca)).toBe(503);
+        }
+
+        delete w.stub.intercept;
+        list.release();
+        await untilReady(running, ca);
+      } finally {
+        await dispose(w, running);
+      }
+    });
+  }
+});
+
+describe('pullgate serve leading', () => {
+  let w: World;
+  let running: RunningPullgate;
+  const logs = captureLogs('info');
+
+  beforeAll(async () => {
+    w = await world();
+    w.stub.addNamespace('my-app');
+    w.stub.addNamespace('unrelated');
+    running = await start(w, logs);
+    await untilReady(running, w.tls.caPem);
+  });
+
+  afterAll(() => dispose(w, running));
+
+  it('takes the free leader Lease and creates the pull secret in each namespace in scope, with no Pod', async () => {
+    const secret = await eventually('the pull secret in my-app', () => w.stub.secrets.get(`my-app/${SECRET_NAME}`), 20_000);
+    expect(dockerConfigOf(secret)).toEqual(DOCKER_CONFIG);
+    expect(w.stub.leases.get(`pullgate/${LEADER_LEASE_NAME}`)?.spec).toMatchObject({ holderIdentity: expect.any(String), leaseDurationSeconds: 15 });
+    expect((await send(running.metricsPort, { path: '/metrics' })).text).toMatch(/^pullgate_leader 1$/m);
+    expect(w.stub.secrets.has(`unrelated/${SECRET_NAME}`)).toBe(false);
+  });
+
+  it('follows the watches: a namespace labelled later gets its secret, a tampered secret is repaired', async () => {
+    w.stub.labelNamespace('unrelated', OPT_IN);
+    const created = await eventually('the pull secret in the opted-in namespace', () => w.stub.secrets.get(`unrelated/${SECRET_NAME}`), 20_000);
+    expect(dockerConfigOf(created)).toEqual(DOCKER_CONFIG);
+
+    const tampered = Buffer.from(JSON.stringify({ auths: { 'proxy.example.com': { auth: 'c29tZW9uZTplbHNl' } } })).toString('base64');
+    w.stub.secrets.set(`unrelated/${SECRET_NAME}`, { ...created, data: { '.dockerconfigjson': tampered } });
+    const repaired = await eventually('the tampered secret repaired', () => {
+      const now = w.stub.secrets.get(`unrelated/${SECRET_NAME}`);
+      return now && (now.data as Record<string, string>)['.dockerconfigjson'] !== tampered ? now : undefined;
+    }, 20_000);
+    expect(dockerConfigOf(repaired)).toEqual(DOCKER_CONFIG);
+    expect(repaired.metadata?.uid).toBe(created.metadata?.uid);
+    expect(logs.text()).not.toContain(LICENSE_ID);
+    expect(logs.text()).not.toContain(AUTH);
+  });
+});
+
+describe('pullgate serve start and stop', () => {
+  it('a failed start (the metrics port taken) rejects and leaves nothing open', async () => {
+    const w = await world();
+    w.stub.addNamespace('my-app');
+    const taken = createTcpServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = await freePort();
+      const logs = captureLogs('debug');
+      await expect(start(w, logs, { port, metricsPort: (taken.address() as AddressInfo).port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+
+      // The HTTPS port it had bound is free again.
+      const again = createTcpServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once('error', reject);
+        again.listen(port, '127.0.0.1', resolve);
+      });
+      await new Promise<void>((resolve) => again.close(() => resolve()));
+      // The lists and watches it had begun are given up: the API server sees every connection
+      // closed (a watch begun after the stop would stay open for good).
+      await eventually('every connection to the API server closed', () => w.stub.connections() === 0, 20_000);
+      expect(w.stub.openWatches()).toEqual([]);
+      expect(logs.records().filter((r) => r.msg === 'cache synced')).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+      await dispose(w);
+    }
+  });
+
+  // A stop can come while the caches are still starting against a slow API server: what they had
+  // begun must not outlive it.
+  for (const stage of ['list', 'watch'] as const) {
+    const requests = stage === 'list' ? 'lists' : 'watches';
+    it(`stopped while its cache ${requests} are unanswered, it ${stage === 'list' ? 'hangs up on them and opens no watch' : 'closes the watches as they open'}`, async () => {
+      const w = await world();
+      w.stub.addNamespace('my-app');
+      leaseHeldByAnotherReplica(w.stub);
+      const cachePaths = ['/api/v1/namespaces', '/api/v1/secrets'];
+      w.stub.intercept = (call) => (cachePaths.includes(call.path) && call.watch === (stage === 'watch') ? 'hang' : undefined);
+      let running: RunningPullgate | undefined;
+      try {
+        running = await start(w, captureLogs());
+        const hung = await eventually(`both cache ${requests} to reach the API server`, () => (w.stub.hung.length === 2 ? [...w.stub.hung] : undefined), 20_000);
+        expect(hung.map((h) => h.call.path).sort()).toEqual(cachePaths);
+        await running.shutdown();
+        running = undefined;
+        const allClosed = () => withDeadline(Promise.all(hung.map((h) => h.closed)), 10_000, `a cache ${stage} is still open after shutdown`);
+        if (stage === 'list') {
+          // Well before the list's own deadline: the stop hung up on it.
+          await allClosed();
+          for (const h of hung) h.release();
+        } else {
+          // The client cannot abort a watch it is still connecting; once the API server answers, the
+          // stopped cache must hang up.
+          for (const h of hung) h.release();
+          await allClosed();
+        }
+        expect(w.stub.openWatches()).toEqual([]);
+        expect(w.stub.calls.filter((c) => c.watch && !hung.some((h) => h.call === c))).toEqual([]);
+      } finally {
+        await dispose(w, running);
+      }
+    });
+  }
+
+  it('shutdown closes its watches and releases the leader Lease', async () => {
+    const w = await world();
+    w.stub.addNamespace('my-app');
+    let running: RunningPullgate | undefined;
+    try {
+      running = await start(w, captureLogs());
+      await untilReady(running, w.tls.caPem);
+      const lease = await eventually('the leader Lease taken', () => w.stub.leases.get(`pullgate/${LEADER_LEASE_NAME}`)?.spec as { holderIdentity?: string } | undefined, 20_000);
+      expect(lease.holderIdentity).toBeTruthy();
+      const open = w.stub.openWatches();
+      expect(open.map((watch) => watch.call.path).sort()).toEqual(['/api/v1/namespaces', '/api/v1/secrets']);
+
+      await running.shutdown();
+      running = undefined;
+      await withDeadline(Promise.all(open.map((watch) => watch.closed)), 10_000, 'a watch is still open after shutdown');
+      expect(w.stub.openWatches()).toEqual([]);
+      // Released: no holder, so a peer takes over at its next attempt instead of waiting for expiry.
+      expect((w.stub.leases.get(`pullgate/${LEADER_LEASE_NAME}`)?.spec as { holderIdentity?: string }).holderIdentity).toBeUndefined();
+    } finally {
+      await dispose(w, running);
     }
   });
 });

@@ -11,6 +11,7 @@ import express from 'express';
 import { afterEach, beforeAll, afterAll, describe, expect, it, vi } from 'vitest';
 import { createHttpsServer } from '../../../src/server/https-server.ts';
 import { readTlsFiles, reloadOnChange, type TlsFiles } from '../../../src/tls/serving-certificate.ts';
+import { eventually } from '../../support/eventually.ts';
 import { tempDir } from '../helpers/fixtures.ts';
 import { captureLogs, type CapturedLogs } from '../helpers/logs.ts';
 import { generateTls } from '../helpers/tls.ts';
@@ -25,13 +26,7 @@ interface Pair {
   serial: string;
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const WAIT = { timeoutMs: 5_000, intervalMs: 50 };
 
 /** Opens a fresh TLS connection (no session reuse) and returns the certificate the server presented. */
 function presented(port: number): Promise<{ fingerprint: string; serial: string }> {
@@ -117,9 +112,9 @@ describe('reloadOnChange: serving certificate rotation on a live HTTPS server', 
     expect(first).toEqual({ fingerprint: a.fingerprint, serial: a.serial });
 
     writePlain(files, b);
-    await waitFor('new connections to present certificate B', async () => (await servedFingerprint(port)) === b.fingerprint);
+    await eventually('new connections to present certificate B', async () => (await servedFingerprint(port)) === b.fingerprint, WAIT);
     expect(await presented(port)).toEqual({ fingerprint: b.fingerprint, serial: b.serial });
-    await waitFor('the reload to be logged', () => reloads() > 0);
+    await eventually('the reload to be logged', () => reloads() > 0, WAIT);
     const record = logs.records().find((r) => r.msg === 'serving certificate reloaded')!;
     expect(record).toMatchObject({ level: 30, certFile: files.certFile });
   });
@@ -148,13 +143,13 @@ describe('reloadOnChange: serving certificate rotation on a live HTTPS server', 
 
     version('..2026_02_01_00_00_00.000000002', c);
     swap('..2026_02_01_00_00_00.000000002', '..2026_01_01_00_00_00.000000001');
-    await waitFor('new connections to present certificate C', async () => (await servedFingerprint(port)) === c.fingerprint);
+    await eventually('new connections to present certificate C', async () => (await servedFingerprint(port)) === c.fingerprint, WAIT);
     expect((await presented(port)).serial).toBe(c.serial);
 
     // A second renewal: the watch must survive the first swap (a watch on the old file would not).
     version('..2026_03_01_00_00_00.000000003', d);
     swap('..2026_03_01_00_00_00.000000003', '..2026_02_01_00_00_00.000000002');
-    await waitFor('new connections to present certificate D', async () => (await servedFingerprint(port)) === d.fingerprint);
+    await eventually('new connections to present certificate D', async () => (await servedFingerprint(port)) === d.fingerprint, WAIT);
     expect(failures()).toEqual([]);
   });
 
@@ -168,7 +163,7 @@ describe('reloadOnChange: serving certificate rotation on a live HTTPS server', 
 
     // 1. A certificate with someone else's key.
     writePlain(files, { certPem: b.certPem, keyPem: a.keyPem });
-    await waitFor('a reload failure for the mismatched pair', () => failures().length > 0);
+    await eventually('a reload failure for the mismatched pair', () => failures().length > 0, WAIT);
     expect(await servedFingerprint(port)).toBe(a.fingerprint);
     expect(failures()[0]).toMatchObject({ level: 50, certFile: files.certFile });
     expect(String(failures()[0]!.err)).toMatch(/key values mismatch/i);
@@ -177,7 +172,7 @@ describe('reloadOnChange: serving certificate rotation on a live HTTPS server', 
     // step 1 (each watched file debounces on its own) by the reason.
     const mismatch = (r: Record<string, unknown>) => /key values mismatch/i.test(String(r.err));
     writePlain(files, { certPem: b.certPem.slice(0, 200), keyPem: b.keyPem });
-    await waitFor('a reload failure for the truncated certificate', () => failures().some((r) => !mismatch(r)));
+    await eventually('a reload failure for the truncated certificate', () => failures().some((r) => !mismatch(r)), WAIT);
     expect(failures().find((r) => !mismatch(r))).toMatchObject({ level: 50, certFile: files.certFile, err: expect.stringMatching(/PEM|ASN1|DECODER/) });
     expect(await servedFingerprint(port)).toBe(a.fingerprint);
 
@@ -188,7 +183,7 @@ describe('reloadOnChange: serving certificate rotation on a live HTTPS server', 
 
     // 3. The watch is still alive: a good pair is picked up again.
     writePlain(files, b);
-    await waitFor('new connections to present certificate B', async () => (await servedFingerprint(port)) === b.fingerprint);
+    await eventually('new connections to present certificate B', async () => (await servedFingerprint(port)) === b.fingerprint, WAIT);
   });
 
   it('stops following the files after close()', async () => {

@@ -1,0 +1,210 @@
+// pullgate's identity on the real API server, with deploy/rbac.yaml and deploy/write-guard.yaml as
+// shipped: exactly the intended rights, and the write guard refusing every Secret write but the
+// pull secret's — including the escalation RBAC alone allows (a ServiceAccount token Secret with
+// the pull secret's name in kube-system, for a cluster-admin ServiceAccount).
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterClient, RunResult } from '../cluster/client.ts';
+import { eventually } from '../support/eventually.ts';
+import { e2e, getJson, unavailable } from './support/env.ts';
+import { APP_NAMESPACE, OWN_NAMESPACE, SECRET_NAME } from './support/scenario.ts';
+
+const deploy = (file: string) => fileURLToPath(new URL(`../../deploy/${file}`, import.meta.url));
+const PULLGATE = `system:serviceaccount:${OWN_NAMESPACE}:pullgate`;
+/** A ServiceAccount of the same namespace with no binding at all: what any such identity may do. */
+const NOBODY = `system:serviceaccount:${OWN_NAMESPACE}:nobody-${randomBytes(3).toString('hex')}`;
+const POLICY = "ValidatingAdmissionPolicy 'pullgate-write-guard'";
+const MANAGED = { 'app.kubernetes.io/managed-by': 'pullgate' };
+// Secret data the tests send; no refusal may ever echo it.
+const DATA = Buffer.from(JSON.stringify({ auths: { 'proxy.example.com': { auth: Buffer.from('LICENSE_ID:lp-e2e-7c1d0a').toString('base64') } } })).toString('base64');
+
+/**
+ * `kubectl auth can-i --list`, parsed into `resource|resourceName|verb` and `url:URL|verb` entries.
+ * Columns are found from the header: a cell's lists hold spaces (`[get list watch]`).
+ */
+function parseCanIList(stdout: string): Set<string> {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  const header = lines.shift() ?? '';
+  const starts = ['Resources', 'Non-Resource URLs', 'Resource Names', 'Verbs'].map((title) => header.indexOf(title));
+  if (starts.some((s) => s < 0)) throw new Error(`unexpected kubectl auth can-i --list header: ${header}`);
+  const cell = (line: string, i: number) => line.slice(starts[i], i + 1 < starts.length ? starts[i + 1] : undefined).trim();
+  const list = (text: string) => text.replace(/^\[|\]$/g, '').split(' ').filter((s) => s !== '');
+  const entries = new Set<string>();
+  for (const line of lines) {
+    const [resource, urls, names, verbs] = [0, 1, 2, 3].map((i) => cell(line, i)) as [string, string, string, string];
+    for (const verb of list(verbs)) {
+      if (resource === '') for (const url of list(urls)) entries.add(`url:${url}|${verb}`);
+      else for (const name of list(names).length > 0 ? list(names) : ['']) entries.add(`${resource}|${name}|${verb}`);
+    }
+  }
+  return entries;
+}
+
+async function rights(client: ClusterClient, user: string, namespace: string): Promise<Set<string>> {
+  return parseCanIList((await client.kubectl(['auth', 'can-i', '--list', `--as=${user}`, '-n', namespace])).stdout);
+}
+
+const expand = (resource: string, names: string[], verbs: string[]) => (names.length ? names : ['']).flatMap((n) => verbs.map((v) => `${resource}|${n}|${v}`));
+const CLUSTER_WIDE = [
+  ...expand('namespaces', [], ['get', 'list', 'watch']),
+  ...expand('secrets', [], ['create']),
+  ...expand('secrets', [SECRET_NAME], ['get', 'list', 'watch', 'update', 'delete']),
+];
+const OWN_NAMESPACE_ONLY = [...expand('leases.coordination.k8s.io', [], ['create']), ...expand('leases.coordination.k8s.io', ['pullgate-leader'], ['get', 'update'])];
+
+const secret = (name: string, namespace: string, changes: { type?: string; labels?: Record<string, string>; annotations?: Record<string, string>; data?: Record<string, string> } = {}) =>
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace, ...(changes.labels ? { labels: changes.labels } : {}), ...(changes.annotations ? { annotations: changes.annotations } : {}) },
+    type: changes.type ?? 'kubernetes.io/dockerconfigjson',
+    ...(changes.type === 'kubernetes.io/service-account-token' ? {} : { data: changes.data ?? { '.dockerconfigjson': DATA } }),
+  });
+
+describe.skipIf(unavailable)("pullgate's rights, as the API server enforces them", () => {
+  let client: ClusterClient;
+  let asPullgate: string;
+  let ns: string;
+  let other: string;
+
+  /** Runs kubectl as pullgate's ServiceAccount. */
+  const pullgate = (args: string[], input?: string): Promise<RunResult> => client.kubectl(args, { kubeconfig: asPullgate, allowFailure: true, ...(input ? { input } : {}) });
+  const exists = async (name: string, namespace: string) => (await client.kubectl(['get', 'secret', name, '-n', namespace, '-o', 'name'], { allowFailure: true })).code === 0;
+
+  function expectRefused(result: RunResult, message: string, what = message): void {
+    expect(result.code, what).not.toBe(0);
+    expect(result.stderr, what).toContain(POLICY);
+    expect(result.stderr, what).toContain(message);
+    expect(result.stderr, what).not.toContain(DATA);
+  }
+
+  beforeAll(async () => {
+    client = e2e().client;
+    // As shipped (the shared setup applied them already; applying again changes nothing).
+    await client.kubectl(['apply', '-f', deploy('rbac.yaml'), '-f', deploy('write-guard.yaml')]);
+    asPullgate = await client.serviceAccountKubeconfig(OWN_NAMESPACE, 'pullgate');
+    const suffix = randomBytes(3).toString('hex');
+    ns = `lp-${suffix}`;
+    other = `lp-other-${suffix}`;
+    for (const name of [ns, other]) await client.kubectl(['create', 'namespace', name]);
+    // The API server starts enforcing a new policy once its informer has it: wait until a write
+    // the policy refuses is refused by it (a dry run, so nothing is stored either way).
+    await eventually(
+      'the write guard to be in effect',
+      async () => {
+        const out = await pullgate(['create', '--dry-run=server', '-f', '-'], secret('write-guard-probe', ns, { labels: MANAGED }));
+        return out.stderr.includes(POLICY) ? true : undefined;
+      },
+      60_000,
+    );
+  });
+
+  afterAll(async () => {
+    if (ns) await client.kubectl(['delete', 'namespace', ns, other, '--wait=false'], { allowFailure: true });
+  });
+
+  it('holds exactly the intended rights in an application namespace, in kube-system and in its own namespace', async () => {
+    for (const [namespace, expected] of [
+      [APP_NAMESPACE, CLUSTER_WIDE],
+      ['kube-system', CLUSTER_WIDE],
+      [OWN_NAMESPACE, [...CLUSTER_WIDE, ...OWN_NAMESPACE_ONLY]],
+    ] as const) {
+      const baseline = await rights(client, NOBODY, namespace);
+      const granted = await rights(client, PULLGATE, namespace);
+      // Whatever every ServiceAccount may do (discovery, self reviews) pullgate may do too...
+      expect([...baseline].filter((r) => !granted.has(r)), namespace).toEqual([]);
+      // ...and on top of that, exactly its own rights.
+      expect([...granted].filter((r) => !baseline.has(r)).sort(), namespace).toEqual([...expected].sort());
+    }
+  });
+
+  it('passes the API server\'s type check of every expression, without a warning', async () => {
+    const policy = await eventually(
+      'the write guard to be type-checked',
+      async () => {
+        const p = await getJson(client, ['validatingadmissionpolicy', 'pullgate-write-guard']);
+        return p.status?.observedGeneration === p.metadata.generation && p.status?.typeChecking ? p : undefined;
+      },
+      60_000,
+    );
+    expect(policy.status.typeChecking.expressionWarnings ?? []).toEqual([]);
+  });
+
+  it('refuses the ServiceAccount-token escalation RBAC alone would allow, with the policy named in the refusal', async () => {
+    // A cluster-admin ServiceAccount whose token the escalation would obtain.
+    const target = `lp-admin-${randomBytes(3).toString('hex')}`;
+    await client.kubectl(['create', 'serviceaccount', target, '-n', 'kube-system']);
+    await client.kubectl(['create', 'clusterrolebinding', target, '--clusterrole=cluster-admin', `--serviceaccount=kube-system:${target}`]);
+    try {
+      // RBAC lets pullgate create any Secret, there too: only the write guard stands in the way.
+      expect((await pullgate(['auth', 'can-i', 'create', 'secrets', '-n', 'kube-system'])).stdout.trim()).toBe('yes');
+      const escalation = secret(SECRET_NAME, 'kube-system', {
+        type: 'kubernetes.io/service-account-token',
+        labels: MANAGED,
+        annotations: { 'kubernetes.io/service-account.name': target },
+      });
+      expectRefused(await pullgate(['create', '-f', '-'], escalation), 'pullgate may not write Secrets in namespace kube-system');
+      expect(await exists(SECRET_NAME, 'kube-system')).toBe(false);
+      // Anywhere else, the type gives it away.
+      expectRefused(await pullgate(['create', '-f', '-'], secret(SECRET_NAME, ns, { type: 'kubernetes.io/service-account-token', labels: MANAGED, annotations: { 'kubernetes.io/service-account.name': 'default' } })), 'of type kubernetes.io/dockerconfigjson');
+      expect(await exists(SECRET_NAME, ns)).toBe(false);
+    } finally {
+      await client.kubectl(['delete', 'clusterrolebinding', target], { allowFailure: true });
+      await client.kubectl(['delete', 'serviceaccount', target, '-n', 'kube-system'], { allowFailure: true });
+    }
+  });
+
+  it('refuses every other Secret write: another name, no label, another type, its own namespace', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['another name', secret('other-registry', ns, { labels: MANAGED }), `pullgate may only write the Secret named ${SECRET_NAME}, not "other-registry"`],
+      ['no managed-by label', secret(SECRET_NAME, ns), 'pullgate may only write Secrets labelled app.kubernetes.io/managed-by=pullgate'],
+      ['another managed-by value', secret(SECRET_NAME, ns, { labels: { 'app.kubernetes.io/managed-by': 'helm' } }), 'labelled app.kubernetes.io/managed-by=pullgate'],
+      ['type Opaque', secret(SECRET_NAME, ns, { type: 'Opaque', labels: MANAGED, data: { x: DATA } }), 'pullgate may only write Secrets of type kubernetes.io/dockerconfigjson, not Opaque'],
+      ["pullgate's own namespace", secret(SECRET_NAME, OWN_NAMESPACE, { labels: MANAGED }), `pullgate may not write Secrets in namespace ${OWN_NAMESPACE}`],
+    ];
+    for (const [what, manifest, message] of cases) expectRefused(await pullgate(['create', '-f', '-'], manifest), message, what);
+    expect(await exists('other-registry', ns)).toBe(false);
+    expect(await exists(SECRET_NAME, ns)).toBe(false);
+  });
+
+  it("never takes over or deletes someone else's Secret of the pull secret's name", async () => {
+    // An administrator's Secret of that name, unmanaged.
+    await client.kubectl(['create', '-f', '-'], { input: secret(SECRET_NAME, other) });
+    const before = await getJson(client, ['secret', SECRET_NAME, '-n', other]);
+
+    const takeover = secret(SECRET_NAME, other, { labels: MANAGED, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } });
+    expectRefused(await pullgate(['replace', '-f', '-'], takeover), 'pullgate may only update or delete a Secret that is already labelled app.kubernetes.io/managed-by=pullgate');
+    expectRefused(await pullgate(['delete', 'secret', SECRET_NAME, '-n', other]), 'pullgate may only update or delete a Secret that is already labelled');
+
+    const after = await getJson(client, ['secret', SECRET_NAME, '-n', other]);
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(after.metadata.labels).toBeUndefined();
+  });
+
+  it('creates, updates and deletes the managed pull secret in an ordinary namespace', async () => {
+    const created = await pullgate(['create', '-f', '-'], secret(SECRET_NAME, ns, { labels: MANAGED }));
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+
+    const newData = Buffer.from('{"auths":{"proxy.example.com":{"auth":"bmV3"}}}').toString('base64');
+    const updated = await pullgate(['replace', '-f', '-'], secret(SECRET_NAME, ns, { labels: { ...MANAGED, extra: 'kept' }, data: { '.dockerconfigjson': newData } }));
+    expect(updated.stderr).toBe('');
+    expect(updated.code).toBe(0);
+    const stored = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
+    expect(stored.data['.dockerconfigjson']).toBe(newData);
+    expect(stored.metadata.labels).toEqual({ ...MANAGED, extra: 'kept' });
+
+    // Dropping the label on an update is refused too: a managed secret stays recognisably managed.
+    expectRefused(await pullgate(['replace', '-f', '-'], secret(SECRET_NAME, ns)), 'labelled app.kubernetes.io/managed-by=pullgate');
+
+    const deleted = await pullgate(['delete', 'secret', SECRET_NAME, '-n', ns, '--wait=false']);
+    expect(deleted.code).toBe(0);
+    expect(await exists(SECRET_NAME, ns)).toBe(false);
+  });
+
+  it('applies only to pullgate: an administrator still writes any Secret', async () => {
+    const out = await client.kubectl(['create', '--dry-run=server', '-f', '-'], { input: secret('other-registry', ns, { type: 'Opaque', data: { x: DATA } }) });
+    expect(out.code).toBe(0);
+  });
+});
