@@ -45,9 +45,11 @@ export function informerCache<T extends KubernetesObject>(options: InformerCache
   let listed = false;
   let delay = retry.first;
   let timer: NodeJS.Timeout | undefined;
+  // Aborted by stop(): the client's ListWatch.stop() reaches only an open watch, not a list in flight.
+  let stopping = new AbortController();
 
   const listFn = async (): Promise<KubernetesListObject<T>> => {
-    const list = await options.list(AbortSignal.timeout(listDeadlineMs));
+    const list = await options.list(AbortSignal.any([AbortSignal.timeout(listDeadlineMs), stopping.signal]));
     listed = true;
     return list;
   };
@@ -65,6 +67,8 @@ export function informerCache<T extends KubernetesObject>(options: InformerCache
     listed = false;
     lw.start().then(
       () => {
+        // Stopped while the watch was connecting: the client has just opened it; close it.
+        if (stopped) return lw.stop();
         // start() resolves once the list is in and the watch connected, or after a failure that
         // the error handler has already scheduled a retry for.
         if (listed && !synced) {
@@ -94,10 +98,12 @@ export function informerCache<T extends KubernetesObject>(options: InformerCache
     start() {
       if (!stopped) return;
       stopped = false;
+      stopping = new AbortController();
       run();
     },
     async stop() {
       stopped = true;
+      stopping.abort();
       clearTimeout(timer);
       timer = undefined;
       await lw.stop();

@@ -3,8 +3,9 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { loadConfig } from '../config.ts';
+import { DEFAULT_LEASE_NAME } from '../k8s/access-policy.ts';
 import { admissionPullSecret } from '../k8s/admission-pull-secret.ts';
 import { ApiCallBudget } from '../k8s/api-call-budget.ts';
 import { clusterState } from '../k8s/cluster-state.ts';
@@ -14,6 +15,7 @@ import { namespaceGate } from '../k8s/namespace-gate.ts';
 import { namespaceScope } from '../k8s/namespace-scope.ts';
 import { secretReconciler } from '../k8s/secret-reconciler.ts';
 import { kubeSecretsApi } from '../k8s/secrets-api.ts';
+import { loadKubeConfig } from '../k8s/kube-config.ts';
 import { followLicense } from '../license/license-source.ts';
 import type { Logger } from '../logger.ts';
 import { readTlsFiles, reloadOnChange, type TlsFiles } from '../tls/serving-certificate.ts';
@@ -47,8 +49,6 @@ export interface RunningPullgate {
   shutdown(): Promise<void>;
 }
 
-/** The Lease the replicas compete for; only its holder reconciles every namespace. */
-export const LEADER_LEASE_NAME = 'pullgate-leader';
 /** Kubernetes API calls waiting at once, across admission, the reconciler and the Lease. */
 const MAX_API_CALLS_IN_FLIGHT = 32;
 /** Longest one API call may take: below the admission budget, so admission can still answer. */
@@ -80,21 +80,6 @@ function close(server: HttpServer | HttpsServer): Promise<void> {
   });
 }
 
-function kubeConfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) {
-    kc.loadFromFile(file);
-    return kc;
-  }
-  kc.loadFromCluster();
-  // Outside a cluster the service host is unset and the client would call https://undefined:undefined;
-  // every Pod would then carry a warning. Refuse to start instead.
-  if (kc.getCurrentCluster()?.server.includes('undefined')) {
-    throw new Error('not running in a cluster: pass --kubeconfig FILE (or set KUBECONFIG) so pullgate can manage pull secrets');
-  }
-  return kc;
-}
-
 /** Things to stop, in reverse order of start; run on shutdown and on a failed start alike. */
 class Stoppables {
   readonly #stops: Array<() => unknown> = [];
@@ -111,7 +96,7 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
   const loaded = await loadConfig(options.configFile);
   const { config } = loaded;
   const metrics = createMetrics();
-  const kc = kubeConfig(options.kubeconfig);
+  const kc = loadKubeConfig(options.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
   const budget = new ApiCallBudget({
     maxInFlight: MAX_API_CALLS_IN_FLIGHT,
@@ -170,7 +155,8 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     const election = startLeaderElection({
       api: kc.makeApiClient(CoordinationV1Api),
       namespace: ownNamespace,
-      name: LEADER_LEASE_NAME,
+      // The Lease the replicas compete for; only its holder reconciles every namespace.
+      name: DEFAULT_LEASE_NAME,
       identity: options.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`,
       callWithDeadline: (call) => budget.run(call),
       onStartedLeading: () => {

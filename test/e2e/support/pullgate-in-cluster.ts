@@ -39,6 +39,8 @@ export interface PullgateOptions {
   configYaml?: string | ((licensePath: string) => string);
   /** More `pullgate serve` flags, after the defaults (a repeated flag overrides its default). */
   extraArgs?: string[];
+  /** Flags for Node itself, e.g. a heap size as a container's memory limit would set it. */
+  nodeArgs?: string[];
   /** Wait for /readyz (default), or return once it logs "pullgate serving" (an API server that never answers may keep it unready). */
   waitReady?: boolean;
 }
@@ -129,7 +131,7 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
   const child = startSupervised(
     name,
     process.execPath,
-    [join(ROOT, 'dist/main.js'), 'serve', '--config', configPath, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
+    [...(options.nodeArgs ?? []), join(ROOT, 'dist/main.js'), 'serve', '--config', configPath, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
       '--tls-cert-file', certPath, '--tls-key-file', keyPath, '--namespace', OWN_NAMESPACE, '--kubeconfig', kubeconfig, '--log-level', 'debug',
       ...(options.extraArgs ?? [])],
     logPath,

@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLI, ROOT, ensureBuilt, runCli } from '../helpers/cli.ts';
 import { AUTH, LICENSE_ID, configObject, tempDir, writeConfig, writeLicense, writeSetup } from '../helpers/fixtures.ts';
-import { send } from '../helpers/http.ts';
+import { send } from '../../support/http.ts';
 import { startKubeStub } from '../helpers/kube-stub.ts';
 import { generateTls } from '../helpers/tls.ts';
 

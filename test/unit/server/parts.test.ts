@@ -12,9 +12,9 @@ import { createMetrics } from '../../../src/server/metrics.ts';
 import { createMutateHandler } from '../../../src/server/mutate-handler.ts';
 import { createOpsApp } from '../../../src/server/ops-app.ts';
 import { tempDir } from '../helpers/fixtures.ts';
-import { postReview, send } from '../helpers/http.ts';
+import { postReview, send } from '../../support/http.ts';
 import { captureLogs } from '../helpers/logs.ts';
-import { pod, review } from '../helpers/reviews.ts';
+import { pod, review } from '../../support/reviews.ts';
 import { generateTls, type TlsFixture } from '../helpers/tls.ts';
 
 function prefix(entry: string): RegistryPrefix {

@@ -6,14 +6,15 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import fjp from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LEADER_LEASE_NAME, startPullgate, type RunningPullgate } from '../../../src/server/start.ts';
+import { DEFAULT_LEASE_NAME as LEADER_LEASE_NAME } from '../../../src/k8s/access-policy.ts';
+import { startPullgate, type RunningPullgate } from '../../../src/server/start.ts';
 import { withDeadline } from '../../../src/util/with-deadline.ts';
 import { eventually } from '../../support/eventually.ts';
 import { AUTH, LICENSE_ID, tempDir, writeSetup, type LicenseFields } from '../helpers/fixtures.ts';
-import { postReview, send } from '../helpers/http.ts';
+import { postReview, send } from '../../support/http.ts';
 import { startKubeStub, type KubeObject, type KubeStub, type StubCall } from '../helpers/kube-stub.ts';
 import { captureLogs, type CapturedLogs } from '../helpers/logs.ts';
-import { pod, review } from '../helpers/reviews.ts';
+import { pod, review } from '../../support/reviews.ts';
 import { generateTls, type TlsFixture } from '../helpers/tls.ts';
 
 const { applyPatch, deepClone } = fjp;
@@ -534,15 +535,16 @@ describe('pullgate serve leading', () => {
 });
 
 describe('pullgate serve start and stop', () => {
-  it('a failed start (the metrics port taken) rejects and leaves nothing open', async () => {
+  it('a failed start (the metrics port taken) rejects and leaves nothing open; the next start serves', async () => {
     const w = await world();
     w.stub.addNamespace('my-app');
     const taken = createTcpServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    let running: RunningPullgate | undefined;
     try {
       const port = await freePort();
-      const logs = captureLogs('debug');
-      await expect(start(w, logs, { port, metricsPort: (taken.address() as AddressInfo).port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      const failed = captureLogs('debug');
+      await expect(start(w, failed, { port, metricsPort: (taken.address() as AddressInfo).port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
 
       // The HTTPS port it had bound is free again.
       const again = createTcpServer();
@@ -551,14 +553,20 @@ describe('pullgate serve start and stop', () => {
         again.listen(port, '127.0.0.1', resolve);
       });
       await new Promise<void>((resolve) => again.close(() => resolve()));
-      // The lists and watches it had begun are given up: the API server sees every connection
-      // closed (a watch begun after the stop would stay open for good).
+
+      // Started again, as a restarted process would be: it serves, and the only watches open are
+      // its own two; the failed start's lists and watches, begun first, left nothing behind.
+      running = await start(w, captureLogs(), { port });
+      await untilReady(running, w.tls.caPem);
+      expect(w.stub.openWatches().map((watch) => watch.call.path).sort()).toEqual(['/api/v1/namespaces', '/api/v1/secrets']);
+      await running.shutdown();
+      running = undefined;
       await eventually('every connection to the API server closed', () => w.stub.connections() === 0, 20_000);
       expect(w.stub.openWatches()).toEqual([]);
-      expect(logs.records().filter((r) => r.msg === 'cache synced')).toEqual([]);
+      expect(failed.records().filter((r) => r.msg === 'cache synced')).toEqual([]);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
-      await dispose(w);
+      await dispose(w, running);
     }
   });
 
