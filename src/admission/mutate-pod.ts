@@ -3,6 +3,17 @@ import { hostOf, rewriteImage, type RewritePolicy } from '../image/rewrite.ts';
 import { pointer } from './json-pointer.ts';
 import { ORIGINAL_IMAGES_ANNOTATION } from './labels.ts';
 import { isRecord } from '../util/is-record.ts';
+import { shownImage } from '../util/redact.ts';
+import {
+  addedFieldSize,
+  ANNOTATIONS_SIZE_LIMIT,
+  annotationsSize,
+  ENCLOSING_LENGTHS,
+  mapEntrySize,
+  STORED_OBJECT_BUDGET,
+  storedSizeEstimate,
+  stringFieldSize,
+} from './api-server-limits.ts';
 import { counterpartImages, imageSlots, slotKey, type ImageSlot, type MutationMode } from './pod-images.ts';
 
 /** Everything the pure Pod mutation needs to know, resolved once from configuration and license. */
@@ -30,18 +41,6 @@ export interface PodMutation {
 
 const NO_MUTATION: PodMutation = Object.freeze({ patch: [], warnings: [], rewrites: [], usesPullSecret: false });
 
-// The API server truncates each warning at 256 characters and drops them past 4 KiB in all.
-const SHOWN_IMAGE_MAX = 120;
-
-/**
- * An image as quoted in a warning (and so in logs): cut to a readable length, and without the
- * `user:password@` a mistaken `https://user:token@host/x` would carry.
- */
-export function shownImage(image: string): string {
-  const safe = image.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@\s:]+:[^/@\s]+@(?=[^/]+\/)/i, '$1***@');
-  return safe.length > SHOWN_IMAGE_MAX ? `${safe.slice(0, SHOWN_IMAGE_MAX)}…` : safe;
-}
-
 function capped(warning: string): string {
   return warning.length > 250 ? `${warning.slice(0, 249)}…` : warning;
 }
@@ -64,18 +63,40 @@ function parseOriginalImages(annotations: Record<string, unknown>): Record<strin
   }
 }
 
-function annotationPatch(pod: Record<string, unknown>, rewrites: ImageRewrite[]): Operation[] {
+interface AnnotationChange {
+  ops: Operation[];
+  /** What the change adds to the stored Pod (see api-server-limits.ts). */
+  growth: number;
+  warning?: string;
+}
+
+/**
+ * The original-images annotation with `rewrites` merged in, unless that would take the Pod's
+ * annotations past the API server's limit: then the annotation is left as it is (absent, or its
+ * previous value) and a warning says so. The Pod is admitted either way.
+ */
+function annotationChange(pod: Record<string, unknown>, rewrites: ImageRewrite[]): AnnotationChange {
   const metadata = pod.metadata;
   const annotations = isRecord(metadata) && isRecord(metadata.annotations) ? metadata.annotations : undefined;
   // Entries for images rewritten now replace older ones (an UPDATE may change a container's image);
   // entries for containers not touched this time are kept.
   const merged = { ...(annotations ? parseOriginalImages(annotations) : {}), ...Object.fromEntries(rewrites.map((r) => [r.key, r.from])) };
   const value = JSON.stringify(merged);
-  if (!isRecord(metadata)) return [{ op: 'add', path: '/metadata', value: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: value } } }];
-  if (!annotations) return [{ op: 'add', path: '/metadata/annotations', value: { [ORIGINAL_IMAGES_ANNOTATION]: value } }];
-  if (annotations[ORIGINAL_IMAGES_ANNOTATION] === value) return [];
+  const previous = annotations?.[ORIGINAL_IMAGES_ANNOTATION];
+  if (previous === value) return { ops: [], growth: 0 };
+  const total = annotationsSize(annotations, { key: ORIGINAL_IMAGES_ANNOTATION, value });
+  if (total > ANNOTATIONS_SIZE_LIMIT) {
+    return {
+      ops: [],
+      growth: 0,
+      warning: `pullgate: annotation "${ORIGINAL_IMAGES_ANNOTATION}" ${previous === undefined ? 'left out' : 'not updated'}: it would take the Pod's annotations to ${total} bytes, past the API server's limit of ${ANNOTATIONS_SIZE_LIMIT}`,
+    };
+  }
+  const growth = mapEntrySize(ORIGINAL_IMAGES_ANNOTATION, value) - (previous === undefined ? 0 : mapEntrySize(ORIGINAL_IMAGES_ANNOTATION, previous)) + ENCLOSING_LENGTHS;
+  if (!isRecord(metadata)) return { ops: [{ op: 'add', path: '/metadata', value: { annotations: { [ORIGINAL_IMAGES_ANNOTATION]: value } } }], growth };
+  if (!annotations) return { ops: [{ op: 'add', path: '/metadata/annotations', value: { [ORIGINAL_IMAGES_ANNOTATION]: value } }], growth };
   // `add` on an existing member replaces it, so the same op serves both cases.
-  return [{ op: 'add', path: pointer('metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION), value }];
+  return { ops: [{ op: 'add', path: pointer('metadata', 'annotations', ORIGINAL_IMAGES_ANNOTATION), value }], growth };
 }
 
 function existingEphemeralNames(oldPod: unknown): Set<string> {
@@ -110,20 +131,26 @@ function pullsFromVendor(image: string, proxyDomain: string, registryDomain: str
  * On a Pod UPDATE only the images the update changes are rewritten, and only when the Pod already
  * references the pull secret (it cannot be added after creation): rewriting an image the update
  * left alone would restart its container, and a proxied image without the secret cannot be pulled.
+ *
+ * The patch never takes the Pod past a size limit of the API server (api-server-limits.ts), which
+ * would have it refused: the annotation is left out when the annotations would grow too large, and
+ * a Pod that could grow past the largest object etcd stores keeps its images. Each time a warning
+ * says what was left out.
  */
 export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPolicy, oldPod?: unknown): PodMutation {
   if (!isRecord(pod) || !isRecord(pod.spec)) {
     return { ...NO_MUTATION, warnings: ['pullgate: the object has no Pod spec it can read; admitted unchanged'] };
   }
   const spec = pod.spec;
-  const patch: Operation[] = [];
   const warnings: string[] = [];
+  const imageOps: Operation[] = [];
   const rewrites: ImageRewrite[] = [];
-  let pullsWithSecret = false;
+  // Pulls from the proxy or the vendor registry without counting the images rewritten now.
+  let pullsFromVendorAnyway = false;
 
   const proxyDomain = policy.rewrite.proxyDomain.toLowerCase();
   const registryDomain = policy.registryDomain.toLowerCase();
-  let referencesSecret = pullSecretNames(spec).includes(policy.pullSecretName);
+  const referencesSecret = pullSecretNames(spec).includes(policy.pullSecretName);
   const slots = imageSlots(spec, mode);
   const existing = mode === 'ephemeral' ? existingEphemeralNames(oldPod) : new Set<string>();
   const changed = mode === 'update' ? changedByUpdate(slots, oldPod) : undefined;
@@ -133,7 +160,7 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
     // the ones this request adds are rewritten.
     if (existing.has(slot.name)) continue;
     if (changed && !changed[i]) {
-      if (pullsFromVendor(slot.image, proxyDomain, registryDomain)) pullsWithSecret = true;
+      if (pullsFromVendor(slot.image, proxyDomain, registryDomain)) pullsFromVendorAnyway = true;
       continue;
     }
     const outcome = rewriteImage(slot.image, policy.rewrite);
@@ -144,15 +171,14 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
           warnings.push(capped(`pullgate: ${key}: image "${shownImage(slot.image)}" left unproxied: the Pod has no pull secret "${policy.pullSecretName}" and cannot get one after creation. Recreate the Pod.`));
           break;
         }
-        patch.push({ op: 'replace', path: slot.path, value: outcome.image });
+        imageOps.push({ op: 'replace', path: slot.path, value: outcome.image });
         rewrites.push({ key, from: slot.image, to: outcome.image });
-        pullsWithSecret = true;
         break;
       case 'proxied':
-        pullsWithSecret = true;
+        pullsFromVendorAnyway = true;
         break;
       case 'unchanged':
-        if (pullsFromVendor(slot.image, proxyDomain, registryDomain)) pullsWithSecret = true;
+        if (pullsFromVendor(slot.image, proxyDomain, registryDomain)) pullsFromVendorAnyway = true;
         break;
       case 'invalid':
         warnings.push(capped(`pullgate: ${key}: image "${shownImage(slot.image)}" is not a valid reference (${outcome.reason.replaceAll(slot.image, shownImage(slot.image))}); left unchanged`));
@@ -163,11 +189,53 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
     }
   }
 
+  const full = assemble(pod, spec, mode, policy, { imageOps, rewrites, pullsFromVendorAnyway, referencesSecret });
+  if (full.growth <= 0) return finish(full, warnings);
+  // A Pod grown past what the API server can store would be refused: pullgate would have blocked
+  // it. Near that limit, change less (no image, then nothing) and say so.
+  const size = storedSizeEstimate(pod);
+  if (size + full.growth <= STORED_OBJECT_BUDGET) return finish(full, warnings);
+  const withoutImages = assemble(pod, spec, mode, policy, { imageOps: [], rewrites: [], pullsFromVendorAnyway, referencesSecret });
+  const fits = size + withoutImages.growth <= STORED_OBJECT_BUDGET;
+  const forgone = [
+    ...(rewrites.length > 0 ? [`proxying ${rewrites.length} image${rewrites.length === 1 ? '' : 's'}`] : []),
+    ...(fits ? [] : [`adding pull secret "${policy.pullSecretName}"`]),
+  ].join(' and ');
+  warnings.push(capped(`pullgate: ${forgone} could take the Pod past the largest object the API server stores (1.5 MiB in etcd; ${size + full.growth} bytes estimated); left unchanged`));
+  return finish(fits ? withoutImages : { patch: [], warnings: [], rewrites: [], usesPullSecret: false, growth: 0 }, warnings);
+}
+
+interface Assembly {
+  patch: Operation[];
+  warnings: string[];
+  rewrites: ImageRewrite[];
+  usesPullSecret: boolean;
+  /** What the patch adds to the stored Pod (see api-server-limits.ts); 0 for no patch. */
+  growth: number;
+}
+
+interface Planned {
+  imageOps: Operation[];
+  rewrites: ImageRewrite[];
+  pullsFromVendorAnyway: boolean;
+  referencesSecret: boolean;
+}
+
+/** The patch for the image rewrites chosen: images, pull secret reference, annotation, and what they add. */
+function assemble(pod: Record<string, unknown>, spec: Record<string, unknown>, mode: MutationMode, policy: MutationPolicy, planned: Planned): Assembly {
+  const { imageOps, rewrites, pullsFromVendorAnyway } = planned;
+  let { referencesSecret } = planned;
+  const patch = [...imageOps];
+  const warnings: string[] = [];
+  const pullsWithSecret = pullsFromVendorAnyway || rewrites.length > 0;
+  let growth = rewrites.reduce((sum, r) => sum + stringFieldSize(r.to) - stringFieldSize(r.from) + ENCLOSING_LENGTHS, 0);
+
   if (pullsWithSecret && !referencesSecret && mode === 'create') {
     const ref = { name: policy.pullSecretName };
     patch.push(Array.isArray(spec.imagePullSecrets)
       ? { op: 'add', path: '/spec/imagePullSecrets/-', value: ref }
       : { op: 'add', path: '/spec/imagePullSecrets', value: [ref] });
+    growth += addedFieldSize([ref]);
     referencesSecret = true;
   }
   if (pullsWithSecret && !referencesSecret) {
@@ -176,7 +244,16 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
 
   // Through the ephemeralcontainers subresource the API server keeps only ephemeral containers,
   // so an annotation change there would be silently dropped: don't send one.
-  if (rewrites.length > 0 && mode !== 'ephemeral') patch.push(...annotationPatch(pod, rewrites));
+  if (rewrites.length > 0 && mode !== 'ephemeral') {
+    const annotation = annotationChange(pod, rewrites);
+    patch.push(...annotation.ops);
+    growth += annotation.growth;
+    if (annotation.warning !== undefined) warnings.push(capped(annotation.warning));
+  }
 
-  return { patch, warnings, rewrites, usesPullSecret: pullsWithSecret && referencesSecret };
+  return { patch, warnings, rewrites, usesPullSecret: pullsWithSecret && referencesSecret, growth };
+}
+
+function finish(assembly: Assembly, warnings: string[]): PodMutation {
+  return { patch: assembly.patch, warnings: [...warnings, ...assembly.warnings], rewrites: assembly.rewrites, usesPullSecret: assembly.usesPullSecret };
 }

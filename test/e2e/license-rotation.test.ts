@@ -2,7 +2,7 @@
 // secret follows the new license within seconds, without a Pod, and the replicas do not fight
 // over it — at most one write per secret, counted from the API server's audit log.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { auditMark, readAuditEvents } from '../support/audit.ts';
@@ -10,6 +10,7 @@ import { eventually } from '../support/eventually.ts';
 import { e2e, unavailable } from './support/env.ts';
 import { startPullgateInCluster, type PullgateInstance } from './support/pullgate-in-cluster.ts';
 import { authFor, licenseIn, pullSecrets } from './support/pull-secrets.ts';
+import { logEntries, logMark } from './support/pullgate-log.ts';
 import { LICENSE_ID, OPT_IN_LABEL, OWN_NAMESPACE } from './support/scenario.ts';
 
 const PULLGATE_USER = `system:serviceaccount:${OWN_NAMESPACE}:pullgate`;
@@ -26,8 +27,7 @@ function replaceFile(path: string, text: string): void {
 /** Waits for a 'license reloaded' line written to `logPath` after byte `offset`. */
 function reloadedSince(logPath: string, offset: number) {
   return eventually(`"license reloaded" in ${logPath}`, () => {
-    const lines = readFileSync(logPath).subarray(offset).toString('utf8').split('\n');
-    return lines.some((l) => l.includes('"msg":"license reloaded"')) || undefined;
+    return logEntries(logPath, offset).some((e) => e.msg === 'license reloaded') || undefined;
   }, { timeoutMs: 15_000, files: [logPath] });
 }
 
@@ -62,7 +62,7 @@ describe.skipIf(unavailable)('license rotation with two replicas', () => {
 
     /** Rewrites the license, waits for both replicas to reload it and every secret to follow; returns the ms it took. */
     const rotateTo = async (text: string, id: string) => {
-      const offsets = [statSync(logPath).size, statSync(second!.logPath).size];
+      const offsets = [logMark(logPath), logMark(second!.logPath)];
       const mark = auditMark(auditLog);
       const started = Date.now();
       replaceFile(licensePath, text);

@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { eventually } from '../support/eventually.ts';
 import { e2e, getJson, unavailable } from './support/env.ts';
-import { APP_NAMESPACE, LICENSE_ID, PROXY, REGISTRY, SECRET_NAME, proxied } from './support/scenario.ts';
-import { createServedNamespace } from './support/scope.ts';
+import { APP_NAMESPACE, LICENSE_ID, OPT_IN_LABEL, PROXY, REGISTRY, SECRET_NAME, proxied } from './support/scenario.ts';
+import { createServedNamespace, waitForScope } from './support/scope.ts';
+
+const [OPT_IN_KEY, OPT_IN_VALUE] = OPT_IN_LABEL.split('=') as [string, string];
 
 const manifest = (name: string, namespace = APP_NAMESPACE) =>
   stringify({
@@ -22,7 +23,6 @@ const manifest = (name: string, namespace = APP_NAMESPACE) =>
   });
 
 const auth = Buffer.from(`LICENSE_ID:${LICENSE_ID}`).toString('base64');
-const CONTRACT_DATA = Buffer.from(JSON.stringify({ auths: { [PROXY]: { auth }, [REGISTRY]: { auth } } })).toString('base64');
 
 describe.skipIf(unavailable)('kubectl apply of a Pod', () => {
   // The Pod the first and third tests look at, created here so each test can run on its own.
@@ -44,17 +44,20 @@ describe.skipIf(unavailable)('kubectl apply of a Pod', () => {
     });
   });
 
-  it('creates the pull secret in the namespace, in the contract format, before the Pod is admitted', async () => {
+  it('has the pull secret in the namespace, in the contract format, before the Pod is admitted', async () => {
     const { client } = e2e();
-    const ns = await createServedNamespace('pod-apply-secret');
-    expect((await client.kubectl(['get', 'secret', SECRET_NAME, '-n', ns], { allowFailure: true })).stderr).toMatch(/NotFound/);
-    await client.kubectl(['apply', '-f', '-'], { input: manifest('needs-secret', ns) });
+    // The namespace and the Pod in one apply: the Pod arrives while the namespace is brand new,
+    // whether or not the reconciler has got to it yet.
+    const ns = `pod-apply-secret-${Date.now().toString(36)}`;
+    const namespace = stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [OPT_IN_KEY]: OPT_IN_VALUE } } });
+    await client.kubectl(['apply', '-f', '-'], { input: `${namespace}---\n${manifest('needs-secret', ns)}` });
     // No wait: the secret exists by the time the admission response (and so kubectl) returns.
     const secret = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
     expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
     expect(secret.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'pullgate' });
     expect(Object.keys(secret.data)).toEqual(['.dockerconfigjson']);
     expect(JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString())).toEqual({ auths: { [PROXY]: { auth }, [REGISTRY]: { auth } } });
+    expect((await getJson(client, ['pod', 'needs-secret', '-n', ns])).spec.imagePullSecrets).toEqual([{ name: 'customer-own' }, { name: SECRET_NAME }]);
   });
 
   it('is a fixed point through the API server: the stored Pod, applied again or as a new Pod, changes nothing', async () => {
@@ -84,7 +87,7 @@ describe.skipIf(unavailable)('kubectl apply of a Pod', () => {
     expect(JSON.parse(pod.metadata.annotations['pullgate.dev/original-images'])['containers/web']).toBe('acme/web:1.1');
   });
 
-  it('kubectl apply --dry-run=server returns the mutated Pod and creates nothing', async () => {
+  it('kubectl apply --dry-run=server returns the mutated Pod and stores nothing', async () => {
     const { client } = e2e();
     const ns = await createServedNamespace('dry-run-only');
     const out = await client.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: manifest('dry', ns) });
@@ -92,47 +95,18 @@ describe.skipIf(unavailable)('kubectl apply of a Pod', () => {
     expect(pod.spec.containers[0].image).toBe(proxied('docker.io/acme/web:1.0'));
     expect(pod.spec.imagePullSecrets).toEqual([{ name: 'customer-own' }, { name: SECRET_NAME }]);
     expect((await client.kubectl(['get', 'pod', 'dry', '-n', ns], { allowFailure: true })).stderr).toMatch(/NotFound/);
-    // No side effects on dry-run: the pull secret was not created either.
-    expect((await client.kubectl(['get', 'secret', SECRET_NAME, '-n', ns], { allowFailure: true })).stderr).toMatch(/NotFound/);
-  });
-
-  it('repairs a deleted or tampered pull secret when the next Pod arrives', async () => {
-    const { client } = e2e();
-    const ns = await createServedNamespace('repair');
-    await client.kubectl(['apply', '-f', '-'], { input: manifest('first', ns) });
-    const good = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
-    expect(good.data['.dockerconfigjson']).toBe(CONTRACT_DATA);
-
-    const tampered = Buffer.from('{"auths":{}}').toString('base64');
-    await client.kubectl(['patch', 'secret', SECRET_NAME, '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { '.dockerconfigjson': tampered } })]);
-    expect((await getJson(client, ['secret', SECRET_NAME, '-n', ns])).data['.dockerconfigjson']).toBe(tampered);
-    // The keeper trusts a namespace it checked for --secret-recheck-seconds (2 s here): Pods keep
-    // arriving until one comes after that window and its admission repairs the secret.
-    let pods = 0;
-    const repaired = await eventually('the pull secret repaired by a later Pod', async () => {
-      await client.kubectl(['apply', '-f', '-'], { input: manifest(`next-${++pods}`, ns) });
-      const secret = await getJson(client, ['secret', SECRET_NAME, '-n', ns]);
-      return secret.data['.dockerconfigjson'] === tampered ? undefined : secret;
-    }, 20_000);
-    expect(repaired.data['.dockerconfigjson']).toBe(CONTRACT_DATA);
-    expect(repaired.metadata.uid).toBe(good.metadata.uid);
-
-    await client.kubectl(['delete', 'secret', SECRET_NAME, '-n', ns]);
-    // A missing secret is noticed by the next check as well (again, once the window has passed).
-    const recreated = await eventually('the deleted pull secret recreated by a later Pod', async () => {
-      await client.kubectl(['apply', '-f', '-'], { input: manifest(`after-delete-${++pods}`, ns) });
-      const secret = await client.kubectl(['get', 'secret', SECRET_NAME, '-n', ns, '-o', 'json'], { allowFailure: true });
-      return secret.code === 0 ? JSON.parse(secret.stdout) : undefined;
-    }, 20_000);
-    expect(recreated.data['.dockerconfigjson']).toBe(CONTRACT_DATA);
-    expect(recreated.metadata.uid).not.toBe(good.metadata.uid);
+    // That a dry run makes no request for the pull secret: test/e2e/reconciler.test.ts.
   });
 
   it('admits the Pod with a warning when an unmanaged secret holds the pull secret name, and leaves that secret alone', async () => {
     const { client } = e2e();
-    const ns = await createServedNamespace('unmanaged-secret');
+    // Their secret first, then the opt-in label: the reconciler never saw the namespace without it.
+    const ns = `unmanaged-secret-${Date.now().toString(36)}`;
+    await client.kubectl(['create', 'namespace', ns]);
     const theirs = { apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET_NAME, namespace: ns, labels: { team: 'payments' } }, type: 'Opaque', data: { token: Buffer.from('customer-owned').toString('base64') } };
     const created = JSON.parse((await client.kubectl(['create', '-o', 'json', '-f', '-'], { input: JSON.stringify(theirs) })).stdout);
+    await client.kubectl(['label', 'namespace', ns, OPT_IN_LABEL]);
+    await waitForScope(ns, true);
 
     const out = await client.kubectl(['apply', '-f', '-'], { input: manifest('beside-unmanaged', ns), allowFailure: true });
     expect(out.code, out.stderr).toBe(0);

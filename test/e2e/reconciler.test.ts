@@ -11,7 +11,8 @@ import { postReview } from '../support/http.ts';
 import { e2e, unavailable } from './support/env.ts';
 import { sample, scrapeMetrics } from './support/metrics.ts';
 import { licenseIn, pullSecret } from './support/pull-secrets.ts';
-import { APP_NAMESPACE, LICENSE_ID, OPT_IN_LABEL, OWN_NAMESPACE, SECRET_NAME, proxied } from './support/scenario.ts';
+import { startPullgateInCluster } from './support/pullgate-in-cluster.ts';
+import { APP_NAMESPACE, configYaml, LICENSE_ID, OPT_IN_LABEL, OWN_NAMESPACE, SECRET_NAME, proxied } from './support/scenario.ts';
 import { waitForScope } from './support/scope.ts';
 
 const PULLGATE_USER = `system:serviceaccount:${OWN_NAMESPACE}:pullgate`;
@@ -84,6 +85,33 @@ describe.skipIf(unavailable)('the pull secret reconciler', () => {
     }
     const after = sample(await scrapeMetrics(metricsPort), 'pullgate_admission_requests_total{operation="CREATE",decision="out-of-scope"}');
     expect(after - before).toBe(4);
+  });
+
+  it('makes no request for the pull secret on a dry run; the same review for real does', async () => {
+    const { client, env } = e2e();
+    const auditLog = env.cluster!.auditLogPath!;
+    // A replica that does not hold the Lease (the shared one does), serving every namespace by
+    // name: its only secret requests are those admission makes.
+    const replica = await startPullgateInCluster(env.cluster!, client, {
+      name: 'dry-run',
+      licensePath: env.pullgate!.licensePath,
+      configYaml: (license) => configYaml(license).replace(/additional: \[[^\]]*\]/, 'additional: ["*"]').replace(/\n  application: .*\n/, '\n'),
+    });
+    try {
+      const ns = unique('dry-run-target');
+      const request = (dryRun: boolean) => review(pod('p', [{ name: 'c', image: 'quay.io/acme/app:1' }], { namespace: ns }), { namespace: ns, dryRun });
+      const mark = auditMark(auditLog);
+      const dry = (await postReview(replica.port, replica.ca, request(true))).json().response;
+      expect(dry.patchType).toBe('JSONPatch');
+      expect(dry.warnings).toBeUndefined();
+      expect(readAuditEvents(auditLog, { user: PULLGATE_USER, resource: 'secrets', namespace: ns, since: mark })).toEqual([]);
+      // The control: for real, admission asks to create it (refused here: the namespace does not exist).
+      const real = (await postReview(replica.port, replica.ca, request(false))).json().response;
+      expect(real.warnings).toEqual([expect.stringContaining('could not ensure pull secret')]);
+      expect(readAuditEvents(auditLog, { user: PULLGATE_USER, resource: 'secrets', namespace: ns, since: mark }).map((e) => e.verb)).toEqual(['create']);
+    } finally {
+      await replica.stop();
+    }
   });
 
   it('admits a burst of 300 Pods in a namespace holding its secret with no pull secret request to the API server', async () => {

@@ -1,10 +1,10 @@
 // A Pod stored before pullgate served its namespace has private images and no pull secret, and
 // neither can it get one (imagePullSecrets are fixed at creation). Updating it must not rewrite its
 // images: the container would restart on an image it has no credential to pull.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.ts';
 import { e2e, getJson, unavailable } from './support/env.ts';
+import { logEntries, type LogEntry } from './support/pullgate-log.ts';
 import { OPT_IN_LABEL, SECRET_NAME } from './support/scenario.ts';
 import { waitForScope } from './support/scope.ts';
 
@@ -17,23 +17,12 @@ type StoredPod = {
 
 const images = (pod: StoredPod) => ({ initContainers: pod.spec.initContainers.map((c) => c.image), containers: pod.spec.containers.map((c) => c.image) });
 
-type Decision = Record<string, any>;
+type Decision = LogEntry;
 
 /** pullgate's first "admission decided" log entry for an update of Pod `name` in `ns` that `which` picks, once it is written. */
 function decidedUpdate(logPath: string, ns: string, name: string, what: string, which: (d: Decision) => boolean): Promise<Decision> {
   return eventually(`pullgate's decision on ${what} of Pod ${ns}/${name}`, () => {
-    const decisions = readFileSync(logPath, 'utf8')
-      .split('\n')
-      // The last line may still be being written: only whole lines parse.
-      .filter((l) => l.includes('"admission decided"') && l.endsWith('}'))
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Decision];
-        } catch {
-          return [];
-        }
-      })
-      .filter((d) => d.namespace === ns && d.name === name && d.operation === 'UPDATE');
+    const decisions = logEntries(logPath).filter((d) => d.msg === 'admission decided' && d.namespace === ns && d.name === name && d.operation === 'UPDATE');
     return decisions.find(which);
   }, { timeoutMs: 10_000, files: [logPath] });
 }

@@ -3,7 +3,7 @@
 // API server trusts, and the project's MutatingWebhookConfiguration pointing at 127.0.0.1.
 // The e2e suite shares one such instance; a test may start more of its own (say one whose API
 // server is behind a hang proxy), each with its own directory, log and ports.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify, parse } from 'yaml';
@@ -16,6 +16,7 @@ import { writeKubeconfig } from '../../cluster/kubeconfig.ts';
 import { startSupervised, type SupervisedProcess } from '../../cluster/supervised-process.ts';
 import { eventually } from '../../support/eventually.ts';
 import { httpGet } from '../../support/http-get.ts';
+import { logEntries } from './pullgate-log.ts';
 import { APP_NAMESPACE, ADDITIONAL_NAMESPACE, configYaml as scenarioConfigYaml, LICENSE_YAML, OWN_NAMESPACE } from './scenario.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -61,20 +62,6 @@ export interface PullgateInstance {
 
 async function kubectlApply(client: ClusterClient, manifest: string): Promise<void> {
   await client.kubectl(['apply', '-f', '-'], { input: manifest });
-}
-
-/** The whole JSON lines of a pullgate log (the last line may still be being written). */
-function logEntries(logPath: string): Array<Record<string, unknown>> {
-  return readFileSync(logPath, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('{') && l.endsWith('}'))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
 }
 
 /** The ports of the "pullgate serving" line of a pullgate JSON log, if it has one. */

@@ -223,16 +223,12 @@ describe('parseNormalizedReference: error reasons', () => {
   });
 });
 
-describe('parseNormalizedReference: digests', () => {
+describe('parseNormalizedReference: digests (go-digest Validate, as distribution applies it)', () => {
   const valid = (digest: string) => parseNormalizedReference(`quay.io/a/b@${digest}`).digest;
   it.each([
     [`sha256:${'0123456789abcdef'.repeat(4)}`],
     [`sha384:${'ab'.repeat(48)}`],
     [`sha512:${'cd'.repeat(64)}`],
-    // Algorithms without a registered hash are accepted on the grammar alone (see digest.ts).
-    [`md5:${'e'.repeat(32)}`],
-    [`sha256+b64u:${'e'.repeat(40)}`],
-    [`tiger.v2:${'E'.repeat(48)}`],
   ])('accepts %s', (digest) => {
     expect(valid(digest)).toBe(digest);
   });
@@ -242,15 +238,28 @@ describe('parseNormalizedReference: digests', () => {
     expect(reasonOf(() => parseNormalizedReference(`quay.io/a/b@${digest}`))).toBe(
       'invalid reference format: repository name (a/b@Tiger) must be lowercase',
     );
-    expect(parseNormalizedReference(`quay.io/a/b:1@${digest}`).digest).toBe(digest);
+    // With a tag the name check passes; go-digest then refuses the upper-case algorithm.
+    expect(reasonOf(() => parseNormalizedReference(`quay.io/a/b:1@${digest}`))).toBe('invalid checksum digest format');
+    // Registered names are case-sensitive: SHA256 is not sha256.
+    expect(reasonOf(() => parseNormalizedReference(`quay.io/a/b:1@SHA256:${'f'.repeat(64)}`))).toBe('invalid checksum digest format');
   });
 
   it.each([
+    // Grammar-valid, refused by go-digest.
     [`sha256:${'A'.repeat(64)}`, 'invalid checksum digest format'],
+    [`sha256:${'f'.repeat(63)}A`, 'invalid checksum digest format'],
     [`sha256:${'f'.repeat(63)}`, 'invalid checksum digest length'],
     [`sha256:${'f'.repeat(65)}`, 'invalid checksum digest length'],
+    [`sha256:${'f'.repeat(32)}`, 'invalid checksum digest length'],
     [`sha512:${'f'.repeat(64)}`, 'invalid checksum digest length'],
+    [`sha512:${'f'.repeat(127)}`, 'invalid checksum digest length'],
+    [`sha512:${'F'.repeat(128)}`, 'invalid checksum digest format'],
     [`sha384:${'f'.repeat(64)}`, 'invalid checksum digest length'],
+    [`md5:${'e'.repeat(32)}`, 'unsupported digest algorithm'],
+    [`sha1:${'e'.repeat(40)}`, 'unsupported digest algorithm'],
+    [`sha256+b64u:${'e'.repeat(40)}`, 'unsupported digest algorithm'],
+    [`tiger.v2:${'E'.repeat(48)}`, 'unsupported digest algorithm'],
+    // Refused by the grammar already.
     [`sha256:${'f'.repeat(31)}`, 'invalid reference format'],
     [`sha256:${'g'.repeat(64)}`, 'invalid reference format'],
     [`1sha:${'f'.repeat(64)}`, 'invalid reference format'],
@@ -259,6 +268,14 @@ describe('parseNormalizedReference: digests', () => {
     [`sha3-256:${'f'.repeat(64)}`, 'invalid reference format'],
   ])('rejects %s', (digest, reason) => {
     expect(reasonOf(() => parseNormalizedReference(`quay.io/a/b@${digest}`))).toBe(reason);
+    expect(reasonOf(() => parseNormalizedReference(`quay.io/a/b:1@${digest}`))).toBe(reason);
+  });
+
+  it('refuses bad digests on every normalization path, Docker Hub short names included', () => {
+    expect(reasonOf(() => parseNormalizedReference(`nginx@sha256:${'a'.repeat(63)}`))).toBe('invalid checksum digest length');
+    expect(reasonOf(() => parseNormalizedReference(`nginx@md5:${'a'.repeat(32)}`))).toBe('unsupported digest algorithm');
+    expect(reasonOf(() => parseNormalizedReference(`acme/app:1@sha256:${'A'.repeat(64)}`))).toBe('invalid checksum digest format');
+    expect(reasonOf(() => parseReference(`docker.io/library/nginx@md5:${'a'.repeat(32)}`))).toBe('unsupported digest algorithm');
   });
 });
 

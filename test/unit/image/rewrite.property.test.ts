@@ -141,6 +141,50 @@ describe('rewrite properties', () => {
   });
 });
 
+describe('digest properties', () => {
+  // Everything the reference grammar accepts as a digest, weighted towards near misses of the
+  // registered algorithms: a length off by one, an upper-case digit, an unregistered name.
+  const algorithm = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom('sha256', 'sha384', 'sha512') },
+    { weight: 1, arbitrary: fc.constantFrom('SHA256', 'Sha512', 'md5', 'sha1', 'sha256+b64u', 'blake3', 'sha512.v2') },
+    { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,6}(?:[-_+.][A-Za-z][A-Za-z0-9]{0,3})?$/) },
+  );
+  const length = fc.oneof(fc.constantFrom(32, 63, 64, 65, 95, 96, 97, 127, 128, 129), fc.integer({ min: 32, max: 160 }));
+  const encoded = fc
+    .tuple(length, fc.boolean(), fc.nat())
+    .chain(([n, upper, at]) =>
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n }).map((hex) => (upper ? `${hex.slice(0, at % n)}${hex.charAt(at % n).toUpperCase()}${hex.slice((at % n) + 1)}` : hex)),
+    );
+  // The OCI rule as go-digest applies it, written out independently of digest.ts.
+  const registered = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+  const policy: RewritePolicy = { proxyDomain: 'proxy.example.com', appSlug: 'my-app', privateRegistries: [prefixOf('quay.io/acme')] };
+
+  it('a private image is proxied exactly when its digest is valid, and otherwise left as written', () => {
+    fc.assert(
+      fc.property(algorithm, encoded, fc.constantFrom('quay.io/acme/app', 'quay.io/acme/app:1'), (alg, hex, name) => {
+        const digest = `${alg}:${hex}`;
+        const image = `${name}@${digest}`;
+        const outcome = rewriteImage(image, policy);
+        if (registered.test(digest)) {
+          expect(outcome.kind).toBe('rewritten');
+          expect(parseNormalizedReference(outcome.image).digest).toBe(digest);
+          expect(rewriteImage(outcome.image, policy).kind).toBe('proxied');
+        } else {
+          expect(outcome.kind).toBe('invalid');
+          expect(outcome.image).toBe(image);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+function prefixOf(entry: string): RegistryPrefix {
+  const parsed = parseRegistryPrefix(entry);
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  return parsed.prefix;
+}
+
 // A too-long candidate does not parse (that is the point), so split its name off by hand.
 function parseCandidateName(candidate: string): { domain: string; path: string } {
   const at = candidate.indexOf('@');

@@ -149,6 +149,11 @@ describe('invalid references', () => {
     ['quay.io/acme/web:bad~tag', 'invalid reference format'],
     ['0123456789abcdef'.repeat(4), `invalid repository name (${'0123456789abcdef'.repeat(4)}), cannot specify 64-byte hexadecimal strings`],
     [`quay.io/acme/web@sha256:${'F'.repeat(64)}`, 'invalid checksum digest format'],
+    // Private images whose digest the grammar accepts but go-digest refuses: never proxied.
+    [`acme/web@sha256:${'a'.repeat(63)}`, 'invalid checksum digest length'],
+    [`acme/web:1@sha512:${'a'.repeat(64)}`, 'invalid checksum digest length'],
+    [`quay.io/acme/web@md5:${'a'.repeat(32)}`, 'unsupported digest algorithm'],
+    [`quay.io/acme/web:1@sha256:${'a'.repeat(63)}B`, 'invalid checksum digest format'],
     ['https://quay.io/acme/web', 'invalid reference format'],
   ])('%j is left unchanged with the reason', (image, reason) => {
     expect(rewriteImage(image, POLICY)).toEqual({ kind: 'invalid', image, reason });
