@@ -11,6 +11,7 @@ import {
   ENCLOSING_LENGTHS,
   mapEntrySize,
   STORED_OBJECT_BUDGET,
+  storedSizeBound,
   storedSizeEstimate,
   stringFieldSize,
 } from './api-server-limits.ts';
@@ -189,20 +190,34 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
     }
   }
 
-  const full = assemble(pod, spec, mode, policy, { imageOps, rewrites, pullsFromVendorAnyway, referencesSecret });
+  // Through the ephemeralcontainers subresource the API server keeps only ephemeral containers,
+  // so an annotation change there would be silently dropped: don't send one.
+  const planned: Planned = { imageOps, rewrites, pullsFromVendorAnyway, referencesSecret, annotate: mode !== 'ephemeral' };
+  const full = assemble(pod, spec, mode, policy, planned);
   if (full.growth <= 0) return finish(full, warnings);
-  // A Pod grown past what the API server can store would be refused: pullgate would have blocked
-  // it. Near that limit, change less (no image, then nothing) and say so.
+  // A Pod grown past what the API server can store would be refused, blocked by pullgate. Near
+  // that limit, change less (no annotation, then no image, then nothing) and say what was left out.
+  // The coarse bound settles it for all but the largest Pods; only those pay for the estimate.
+  if (storedSizeBound(pod) + full.growth <= STORED_OBJECT_BUDGET) return finish(full, warnings);
   const size = storedSizeEstimate(pod);
-  if (size + full.growth <= STORED_OBJECT_BUDGET) return finish(full, warnings);
-  const withoutImages = assemble(pod, spec, mode, policy, { imageOps: [], rewrites: [], pullsFromVendorAnyway, referencesSecret });
-  const fits = size + withoutImages.growth <= STORED_OBJECT_BUDGET;
+  const fits = (candidate: Assembly) => candidate.growth <= 0 || size + candidate.growth <= STORED_OBJECT_BUDGET;
+  if (fits(full)) return finish(full, warnings);
+  const past = `could take the Pod past the largest object the API server stores (1.5 MiB in etcd; ${size + full.growth} bytes estimated)`;
+  if (full.annotated) {
+    const unannotated = assemble(pod, spec, mode, policy, { ...planned, annotate: false });
+    if (fits(unannotated)) {
+      warnings.push(capped(`pullgate: annotation "${ORIGINAL_IMAGES_ANNOTATION}" left out: it ${past}`));
+      return finish(unannotated, warnings);
+    }
+  }
+  const withoutImages = assemble(pod, spec, mode, policy, { ...planned, imageOps: [], rewrites: [], annotate: false });
+  const secretFits = fits(withoutImages);
   const forgone = [
     ...(rewrites.length > 0 ? [`proxying ${rewrites.length} image${rewrites.length === 1 ? '' : 's'}`] : []),
-    ...(fits ? [] : [`adding pull secret "${policy.pullSecretName}"`]),
+    ...(secretFits ? [] : [`adding pull secret "${policy.pullSecretName}"`]),
   ].join(' and ');
-  warnings.push(capped(`pullgate: ${forgone} could take the Pod past the largest object the API server stores (1.5 MiB in etcd; ${size + full.growth} bytes estimated); left unchanged`));
-  return finish(fits ? withoutImages : { patch: [], warnings: [], rewrites: [], usesPullSecret: false, growth: 0 }, warnings);
+  warnings.push(capped(`pullgate: ${forgone} ${past}; left unchanged`));
+  return finish(secretFits ? withoutImages : { patch: [], warnings: [], rewrites: [], usesPullSecret: false, growth: 0, annotated: false }, warnings);
 }
 
 interface Assembly {
@@ -212,6 +227,8 @@ interface Assembly {
   usesPullSecret: boolean;
   /** What the patch adds to the stored Pod (see api-server-limits.ts); 0 for no patch. */
   growth: number;
+  /** The patch sets the original-images annotation. */
+  annotated: boolean;
 }
 
 interface Planned {
@@ -219,6 +236,8 @@ interface Planned {
   rewrites: ImageRewrite[];
   pullsFromVendorAnyway: boolean;
   referencesSecret: boolean;
+  /** Record the originals in the original-images annotation. */
+  annotate: boolean;
 }
 
 /** The patch for the image rewrites chosen: images, pull secret reference, annotation, and what they add. */
@@ -242,16 +261,16 @@ function assemble(pod: Record<string, unknown>, spec: Record<string, unknown>, m
     warnings.push(`pullgate: no pull secret "${policy.pullSecretName}" on this Pod (fixed at creation); proxied images may fail to pull. Recreate the Pod.`);
   }
 
-  // Through the ephemeralcontainers subresource the API server keeps only ephemeral containers,
-  // so an annotation change there would be silently dropped: don't send one.
-  if (rewrites.length > 0 && mode !== 'ephemeral') {
+  let annotated = false;
+  if (rewrites.length > 0 && planned.annotate) {
     const annotation = annotationChange(pod, rewrites);
     patch.push(...annotation.ops);
     growth += annotation.growth;
+    annotated = annotation.ops.length > 0;
     if (annotation.warning !== undefined) warnings.push(capped(annotation.warning));
   }
 
-  return { patch, warnings, rewrites, usesPullSecret: pullsWithSecret && referencesSecret, growth };
+  return { patch, warnings, rewrites, usesPullSecret: pullsWithSecret && referencesSecret, growth, annotated };
 }
 
 function finish(assembly: Assembly, warnings: string[]): PodMutation {

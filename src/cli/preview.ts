@@ -1,10 +1,23 @@
-import { parseAllDocuments, stringify, type Document } from 'yaml';
-import type { Operation } from 'fast-json-patch';
+import { isMap, isScalar, stringify, type Document } from 'yaml';
+import fjp, { type Operation } from 'fast-json-patch';
 import { optedOut } from '../admission/admit.ts';
 import { mutatePod, type MutationPolicy } from '../admission/mutate-pod.ts';
 import { podPathOf } from '../admission/pod-templates.ts';
 import { derivedDockerConfigJsonBase64, pullSecretManifest, type PullSecretSpec } from '../k8s/pull-secret-manifest.ts';
 import { getIn } from '../util/is-record.ts';
+import { DocumentSplitter, type DocumentSource } from './document-splitter.ts';
+import { locate, parseManifest, STRINGIFY_OPTIONS } from './manifest-yaml.ts';
+import { PreviewInputError } from './preview-input-error.ts';
+import { AliasError, resolveAliases, type AliasUse } from './resolve-aliases.ts';
+
+export { PreviewInputError } from './preview-input-error.ts';
+
+/**
+ * How many nodes a document's aliases may add when they are resolved. Generous for anchors used
+ * as templates (500 merges of a 20-key map add 10,000), small enough that an alias bomb is refused
+ * before anything is expanded: past it, the document is an input error.
+ */
+export const MAX_ALIAS_EXPANSION = 100_000;
 
 export interface PreviewOptions {
   policy: MutationPolicy;
@@ -14,19 +27,13 @@ export interface PreviewOptions {
   source: string;
 }
 
-export interface PreviewResult {
-  output: string;
+/** Output for one input document (empty when it is empty), or the Secrets at the end. */
+export interface PreviewOutput {
+  text: string;
   warnings: string[];
-  mutated: number;
 }
 
-/** Input that is not YAML: the message names the document and its line. */
-export class PreviewInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PreviewInputError';
-  }
-}
+const NO_ALIASES: AliasUse = { aliases: 0, mergeKeys: 0 };
 
 function unescapeToken(token: string): string | number {
   const text = token.replaceAll('~1', '/').replaceAll('~0', '~');
@@ -47,49 +54,111 @@ function applyToDocument(doc: Document, base: readonly string[], patch: Operatio
 function describe(index: number, obj: unknown): string {
   const kind = getIn(obj, ['kind']);
   const name = getIn(obj, ['metadata', 'name']);
-  return `document ${index + 1}${typeof kind === 'string' ? ` (${kind}${typeof name === 'string' ? ` ${name}` : ''})` : ''}`;
+  return `document ${index}${typeof kind === 'string' ? ` (${kind}${typeof name === 'string' ? ` ${name}` : ''})` : ''}`;
+}
+
+function withNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
 }
 
 /**
- * The offline twin of admission: applies the CREATE mutation to every Pod and Pod template in a
- * multi-document YAML stream and appends the pull Secret each target namespace would get.
+ * The offline twin of admission, one document at a time: applies the CREATE mutation to every Pod
+ * and Pod template of a multi-document YAML stream and, at the end, gives the pull Secret each
+ * target namespace would get.
+ *
+ * Documents it leaves alone are written exactly as read. A rewritten document keeps its comments
+ * and layout, unless it uses aliases or merge keys: it is then written resolved (aliases and `<<`
+ * expanded, no anchors, no comments), which is what kubectl reads from it anyway.
  */
-export function previewManifests(text: string, options: PreviewOptions): PreviewResult {
-  const docs = parseAllDocuments(text, { prettyErrors: true });
-  if (!Array.isArray(docs)) return { output: '', warnings: [], mutated: 0 };
-  const warnings: string[] = [];
-  const namespaces = new Set<string | undefined>();
-  let mutated = 0;
-  const out: string[] = [];
-  docs.forEach((doc, index) => {
-    if (doc.errors.length > 0) {
-      const error = doc.errors[0]!;
-      const line = error.linePos?.[0];
-      // The parser's first line ends with its own "at line L, column C:"; say it once, our way.
-      const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      throw new PreviewInputError(`${options.source}: document ${index + 1}${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${reason}`);
-    }
-    const obj: unknown = doc.toJS();
-    const podPath = podPathOf(getIn(obj, ['kind']));
-    const namespace = getIn(obj, ['metadata', 'namespace']);
-    const pod = podPath ? getIn(obj, podPath) : undefined;
-    const excluded = typeof namespace === 'string' && options.isExcludedNamespace(namespace);
-    if (pod !== undefined && !excluded && !optedOut(pod)) {
-      const mutation = mutatePod(pod, 'create', options.policy);
-      warnings.push(...mutation.warnings.map((w) => `${describe(index, obj)}: ${w}`));
-      if (mutation.patch.length > 0) {
-        applyToDocument(doc, podPath!, mutation.patch);
-        mutated += 1;
-      }
-      if (mutation.usesPullSecret) namespaces.add(typeof namespace === 'string' ? namespace : undefined);
-    }
-    if (obj !== null && obj !== undefined) out.push(doc.toString().replace(/^---\n/, '').trimEnd());
-  });
-  for (const namespace of namespaces) {
-    const secret = pullSecretManifest(options.secret.name, namespace ?? '', derivedDockerConfigJsonBase64(options.secret));
-    const { namespace: _omit, ...metadata } = secret.metadata;
-    out.push(stringify(namespace === undefined ? { ...secret, metadata } : secret).trimEnd());
+export class ManifestPreview {
+  readonly #options: PreviewOptions;
+  readonly #namespaces = new Set<string | undefined>();
+  #written = false;
+
+  constructor(options: PreviewOptions) {
+    this.#options = options;
   }
-  return { output: out.length > 0 ? out.map((d) => `---\n${d}\n`).join('') : '', warnings, mutated };
+
+  document(source: DocumentSource): PreviewOutput {
+    try {
+      const output = this.#document(source);
+      if (output.text) this.#written = true;
+      return output;
+    } catch (err) {
+      if (err instanceof PreviewInputError) throw err;
+      // Whatever else the YAML library refuses (nesting too deep for the stack, say) is still
+      // input that cannot be previewed, and is reported as such.
+      throw new PreviewInputError(`${locate(this.#options.source, source)}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The pull Secrets the previewed workloads would get, one per namespace. */
+  secrets(): string {
+    let out = '';
+    for (const namespace of this.#namespaces) {
+      const secret = pullSecretManifest(this.#options.secret.name, namespace ?? '', derivedDockerConfigJsonBase64(this.#options.secret));
+      const { namespace: _omit, ...metadata } = secret.metadata;
+      out += `---\n${stringify(namespace === undefined ? { ...secret, metadata } : secret)}`;
+    }
+    return out;
+  }
+
+  #document(source: DocumentSource): PreviewOutput {
+    const { doc, lines } = parseManifest(this.#options.source, source);
+    const contents = doc.contents;
+    if (contents === null || (isScalar(contents) && contents.value === null)) return { text: '', warnings: [] };
+    // An alias needs a `*`, a merge key a `<<`: most documents have neither and skip the walk.
+    let aliases = NO_ALIASES;
+    if (source.text.includes('*') || source.text.includes('<<')) {
+      try {
+        aliases = resolveAliases(doc, MAX_ALIAS_EXPANSION);
+      } catch (err) {
+        if (err instanceof AliasError) throw new PreviewInputError(`${locate(this.#options.source, source, lines, err.offset)}: ${err.message}`);
+        throw err;
+      }
+    }
+    const podPath = podPathOf(isMap(contents) ? contents.get('kind') : undefined);
+    if (!podPath) return { text: this.#unchanged(source), warnings: [] };
+
+    // No alias is left to resolve: 0 makes any that were a failure rather than a cost.
+    const obj: unknown = doc.toJS({ maxAliasCount: 0 });
+    const namespace = getIn(obj, ['metadata', 'namespace']);
+    const pod = getIn(obj, podPath);
+    const excluded = typeof namespace === 'string' && this.#options.isExcludedNamespace(namespace);
+    if (pod === undefined || excluded || optedOut(pod)) return { text: this.#unchanged(source), warnings: [] };
+    const mutation = mutatePod(pod, 'create', this.#options.policy);
+    const warnings = mutation.warnings.map((w) => `${describe(source.index, obj)}: ${w}`);
+    if (mutation.usesPullSecret) this.#namespaces.add(typeof namespace === 'string' ? namespace : undefined);
+    if (mutation.patch.length === 0) return { text: this.#unchanged(source), warnings };
+    if (aliases.aliases > 0 || aliases.mergeKeys > 0) {
+      fjp.applyPatch(pod, mutation.patch);
+      return { text: `---\n${stringify(obj, STRINGIFY_OPTIONS)}`, warnings };
+    }
+    applyToDocument(doc, podPath, mutation.patch);
+    // Directives go out with their document, after a `...` that makes them legal mid-stream.
+    if (source.directives) return { text: `${this.#written ? '...\n' : ''}${withNewline(doc.toString())}`, warnings };
+    return { text: `---\n${withNewline(doc.toString({ directives: false }))}`, warnings };
+  }
+
+  /** The document as read, with a `---` line of its own. */
+  #unchanged(source: DocumentSource): string {
+    const text = withNewline(source.text);
+    if (source.directives) return this.#written ? `...\n${text}` : text;
+    return source.explicitStart ? text : `---\n${text}`;
+  }
 }
 
+/**
+ * Previews a stream of YAML text chunks: yields each document's output as soon as it is complete,
+ * then the Secrets. Holds one document at a time. Input that is not YAML throws a
+ * PreviewInputError naming the document; errors reading `chunks` pass through as they are.
+ */
+export async function* previewStream(chunks: AsyncIterable<string>, options: PreviewOptions): AsyncGenerator<PreviewOutput> {
+  const splitter = new DocumentSplitter();
+  const preview = new ManifestPreview(options);
+  for await (const chunk of chunks) {
+    for (const source of splitter.push(chunk)) yield preview.document(source);
+  }
+  for (const source of splitter.end()) yield preview.document(source);
+  yield { text: preview.secrets(), warnings: [] };
+}

@@ -10,6 +10,9 @@ export interface ServeFlags {
   namespace?: string;
   kubeconfig?: string;
   logLevel: string;
+  maxReviewBytes?: number;
+  maxInFlightBytes?: number;
+  maxConnections?: number;
 }
 
 export interface PreviewFlags {
@@ -25,6 +28,22 @@ export interface CommandHandlers {
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2 };
+
+/** A size in bytes: digits, optionally followed by Ki or Mi (as in Kubernetes quantities). */
+function bytes(value: string): number {
+  const match = /^(\d+)(Ki|Mi)?$/.exec(value);
+  const n = match ? Number(match[1]) * BYTE_UNITS[match[2] ?? '']! : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive size in bytes, e.g. 8388608 or 8Mi');
+  return n;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
 }
 
@@ -47,6 +66,9 @@ export function buildProgram(handlers: CommandHandlers, version: string): Comman
     .option('--namespace <name>', "pullgate's own namespace, never mutated (default: $POD_NAMESPACE, else the service account's)")
     .option('--kubeconfig <file>', 'kubeconfig for the API server (default: in-cluster service account)')
     .addOption(new Option('--log-level <level>', 'log level').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
+    .addOption(new Option('--max-review-bytes <size>', 'largest AdmissionReview accepted; larger ones are refused with 413 (default 8Mi; see README, Limits)').argParser(bytes))
+    .addOption(new Option('--max-in-flight-bytes <size>', 'body bytes of the reviews handled at once; past it a review is refused with 429 (default: twice --max-review-bytes)').argParser(bytes))
+    .addOption(new Option('--max-connections <n>', 'connections open at once on the HTTPS port; past it new ones are closed (default 512)').argParser(positiveInteger))
     .action((flags: ServeFlags) => handlers.serve(flags));
 
   program

@@ -10,30 +10,48 @@ export function isJsonContentType(header: string | undefined): boolean {
   return type === 'application/json';
 }
 
+/** The Content-Length of a request, or undefined when it has none (a chunked body). */
+export function declaredLength(req: IncomingMessage): number | undefined {
+  const header = req.headers['content-length'];
+  // Node has already refused a Content-Length that is not a decimal number.
+  return header === undefined ? undefined : Number(header);
+}
+
 /**
  * Reads the whole body, refusing it as soon as it passes `limit` bytes, so an oversized request
- * costs at most `limit` bytes of memory.
+ * costs at most `limit` bytes of memory. With a declared length (the caller has refused one over
+ * the limit) the body is copied into one buffer of that size as it arrives, never held twice; a
+ * body that arrives in one piece is not copied at all. Settles on every way a request can end:
+ * complete, failed, or its connection closed (say by the server's request timeout) mid-body.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(new HttpError('BODY_TOO_LARGE', `${declared} bytes, limit ${limit}`));
-  }
+export function readBody(req: IncomingMessage, limit: number, declared: number | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    let target: Buffer | undefined;
     let size = 0;
+    let settled = false;
+    const fail = (error: HttpError) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.pause();
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
+      if (size + chunk.length > limit) return fail(new HttpError('BODY_TOO_LARGE', `more than ${limit} bytes`));
+      if (declared !== undefined && size === 0 && chunk.length !== declared) target = Buffer.allocUnsafe(declared);
+      if (target) chunk.copy(target, size);
+      else chunks.push(chunk);
       size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new HttpError('BODY_TOO_LARGE', `more than ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', () => reject(new HttpError('BODY_READ_FAILED')));
+    req.once('end', () => {
+      if (settled) return;
+      settled = true;
+      if (target) resolve(size === target.length ? target : target.subarray(0, size));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.once('error', () => fail(new HttpError('BODY_READ_FAILED')));
+    req.once('close', () => fail(new HttpError('BODY_READ_FAILED', 'connection closed before the body was complete')));
   });
 }

@@ -37,6 +37,10 @@ export interface ServeOptions {
   /** A kubeconfig file; undefined means in-cluster credentials. */
   kubeconfig?: string;
   bodyLimit?: number;
+  /** Body bytes of the reviews handled at once (default: two reviews at bodyLimit). */
+  maxInFlightBytes?: number;
+  /** Connections open at once on the HTTPS port (default DEFAULT_CONNECTION_LIMITS.maxConnections). */
+  maxConnections?: number;
   /** This replica's name in the leader Lease (default: host name and a random suffix). */
   identity?: string;
   logger: Logger;
@@ -200,10 +204,10 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     const ready = () => listening && !draining && state.synced() && (copied?.synced() ?? true);
     const server = createHttpsServer(
       readTlsFiles(options.tls),
-      createMutateHandler({ admission, logger, metrics, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT }),
+      createMutateHandler({ admission, logger, metrics, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, maxInFlightBytes: options.maxInFlightBytes }),
       createOpsApp({ ready }, logger),
       logger,
-      () => draining,
+      { draining: () => draining, metrics, ...(options.maxConnections !== undefined ? { limits: { maxConnections: options.maxConnections } } : {}) },
     );
     const metricsServer = createMetricsServer(metrics);
     stoppables.add(() => Promise.all([close(server), close(metricsServer)]));

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   addedFieldSize,
@@ -6,6 +7,7 @@ import {
   ETCD_REQUEST_LIMIT,
   mapEntrySize,
   STORED_OBJECT_BUDGET,
+  storedSizeBound,
   storedSizeEstimate,
   stringFieldSize,
 } from '../../../src/admission/api-server-limits.ts';
@@ -86,5 +88,32 @@ describe('storedSizeEstimate', () => {
 
   it('counts UTF-8 bytes, as Go stores strings', () => {
     expect(storedSizeEstimate(pod({ annotations: { a: 'é'.repeat(20) } })) - storedSizeEstimate(pod({ annotations: { a: 'e'.repeat(20) } }))).toBe(20);
+  });
+});
+
+describe('storedSizeBound', () => {
+  it('is never below storedSizeEstimate, whatever the JSON', () => {
+    const key = fc.oneof(
+      fc.constantFrom('metadata', 'managedFields', 'labels', 'annotations', 'limits', 'spec', 'containers', 'name', 'image', 'app', 'example.com/x'),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+    );
+    const value = [fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), fc.double(), fc.boolean(), fc.constant(null)];
+    fc.assert(
+      fc.property(fc.object({ key, values: value, maxDepth: 4, maxKeys: 6 }), (pod) => {
+        expect(storedSizeBound(pod)).toBeGreaterThanOrEqual(storedSizeEstimate(pod));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('stays within a few times the estimate on a real Pod', () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-0', namespace: 'my-app', labels: { app: 'web' } },
+      spec: { containers: [{ name: 'web', image: 'quay.io/acme/web:1', resources: { limits: { cpu: '1' } }, terminationMessagePath: '/dev/termination-log' }] },
+      status: { phase: 'Pending', qosClass: 'Burstable' },
+    };
+    expect(storedSizeBound(pod) / storedSizeEstimate(pod)).toBeLessThan(8);
   });
 });

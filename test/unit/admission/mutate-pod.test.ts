@@ -298,6 +298,27 @@ describe('warnings', () => {
     for (const w of warnings) expect(w.length).toBeLessThanOrEqual(256);
   });
 
+  it('never echo a bare token written before the host either', () => {
+    const pod = { metadata: {}, spec: { containers: [{ name: 'a', image: 'ghp_s3cretToken@quay.io/acme/x:1' }] } };
+    const { warnings } = mutatePod(pod, 'create', POLICY);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).not.toContain('s3cretToken');
+    expect(warnings[0]).toContain('"***@quay.io/acme/x:1"');
+  });
+
+  it('name a private image whose digest go-digest refuses, and leave it unchanged', () => {
+    for (const [image, reason] of [
+      [`acme/app@sha256:${'a'.repeat(63)}`, 'invalid checksum digest length'],
+      [`acme/app:1@md5:${'a'.repeat(32)}`, 'unsupported digest algorithm'],
+      [`quay.io/acme/app@sha256:${'A'.repeat(64)}`, 'invalid checksum digest format'],
+    ] as const) {
+      const { mutation, result } = apply({ metadata: {}, spec: { containers: [{ name: 'c', image }] } });
+      expect(result.spec.containers[0].image, image).toBe(image);
+      expect(mutation.patch, image).toEqual([]);
+      expect(mutation.warnings, image).toEqual([`pullgate: containers/c: image "${image.length > 120 ? `${image.slice(0, 120)}…` : image}" is not a valid reference (${reason}); left unchanged`]);
+    }
+  });
+
   it('keep digests and tags intact when there is no password', () => {
     const pod = { metadata: {}, spec: { containers: [{ name: 'a', image: 'Bad/Name:1@sha256:abc' }] } };
     expect(mutatePod(pod, 'create', POLICY).warnings[0]).toContain('"Bad/Name:1@sha256:abc"');

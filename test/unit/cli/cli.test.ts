@@ -402,7 +402,8 @@ describe('pullgate preview', () => {
     const file = writeConfig(dir.path, lines.join('\n'), 'bad.yaml');
     const out = await runCli(['preview', '--config', configFile, '-f', file]);
     expect(out.code).toBe(2);
-    expect(out.stdout).toBe('');
+    // Documents are written as they are read: the two before the bad one, nothing from it on.
+    expect(parseOutput(out.stdout).map((d) => d.metadata.name)).toEqual(['a', 'b']);
     // The unclosed flow mapping starts on line 10; the parser notices on line 11.
     const match = /document 3\b.*\bline (\d+)/.exec(out.stderr);
     expect(match, out.stderr).not.toBeNull();

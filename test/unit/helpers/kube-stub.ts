@@ -211,6 +211,7 @@ export async function startKubeStub(tls: TlsFixture): Promise<KubeStub> {
   const conflict = (t: Target, why: string) => kubeStatus(409, 'Conflict', `Operation cannot be fulfilled on ${t.resource.plural} "${t.name}": ${why}`);
 
   function watch(target: Target, call: StubCall, matches: (o: KubeObject) => boolean, res: ServerResponse): void {
+    if (res.destroyed) return; // released after the client had gone
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
     const watcher = { resource: target.resource, matches, res };

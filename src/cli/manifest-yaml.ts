@@ -1,0 +1,45 @@
+import { LineCounter, Schema, parseDocument, type Document, type Tags } from 'yaml';
+import type { DocumentSource } from './document-splitter.ts';
+import { PreviewInputError } from './preview-input-error.ts';
+
+/**
+ * kubectl and Helm read manifests with go-yaml's YAML 1.1 rules (sigs.k8s.io/yaml): `yes` and `on`
+ * are booleans, `0644` is octal, `<<` merges mappings. go-yaml leaves timestamps and base-60
+ * numbers (`12:30`) as strings, so this schema drops those two YAML 1.1 types.
+ */
+const KUBECTL_SCHEMA = new Schema({
+  schema: 'yaml-1.1',
+  merge: true,
+  customTags: (tags: Tags) =>
+    tags.filter((tag) => typeof tag === 'string' || (tag.tag !== 'tag:yaml.org,2002:timestamp' && !('format' in tag && tag.format === 'TIME'))),
+});
+
+/** How rewritten documents are written again: YAML 1.1 quoting, so `"on"` stays a string for kubectl. */
+export const STRINGIFY_OPTIONS = { version: '1.1' } as const;
+
+/**
+ * Where in the input: `file: document N (line L, column C)` for a position in the document,
+ * `file: document N (starting at line L)` for the document as a whole.
+ */
+export function locate(name: string, source: DocumentSource, lines?: LineCounter, offset?: number): string {
+  const pos = lines && offset !== undefined ? lines.linePos(offset) : undefined;
+  const where = pos ? `line ${source.line + pos.line - 1}, column ${pos.col}` : `starting at line ${source.line}`;
+  return `${name}: document ${source.index} (${where})`;
+}
+
+export interface ParsedManifest {
+  doc: Document;
+  /** Line starts of the document's text, for messages about its nodes. */
+  lines: LineCounter;
+}
+
+/** Parses one document as kubectl would; YAML errors throw a PreviewInputError naming the document and line. */
+export function parseManifest(name: string, source: DocumentSource): ParsedManifest {
+  const lines = new LineCounter();
+  const doc = parseDocument(source.text, { version: '1.1', schema: KUBECTL_SCHEMA, lineCounter: lines, prettyErrors: false });
+  const error = doc.errors[0];
+  if (error) {
+    throw new PreviewInputError(`${locate(name, source, lines, error.pos[0])}: ${error.message.split('\n')[0]}`);
+  }
+  return { doc, lines };
+}
