@@ -1,90 +1,112 @@
-// Renders the manifests of deploy/ that follow from the configuration (in its ConfigMap manifest):
-// the MutatingWebhookConfiguration, pullgate's RBAC and its write guard, for pullgate running as
-// ServiceAccount pullgate/pullgate behind the Service pullgate/pullgate with its CA injected by
-// cert-manager.
-//   node scripts/render-deploy.ts [deploy/config.yaml]   # rewrites webhook.yaml, rbac.yaml, write-guard.yaml next to it
-// test/unit/deploy fails when those files differ from this output.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { checkConfig, effectiveSettings, type PullgateConfig } from '../src/config.ts';
-import { DEFAULT_LEASE_NAME, rbacManifests, writeGuardManifests, type AccessPolicySettings } from '../src/k8s/access-policy.ts';
-import { namespaceScope } from '../src/k8s/namespace-scope.ts';
-import { webhookConfiguration } from '../src/k8s/webhook-configuration.ts';
+// Renders the plain manifests of deploy/ from the Helm chart deploy/helm/pullgate, their one
+// source: `helm template` of release pullgate in namespace pullgate with deploy/values.yaml, one
+// file per chart template, and the kustomization listing them.
+//   node scripts/render-deploy.ts      # rewrites deploy/*.yaml but values.yaml
+// helm: $HELM, else the one test/cluster/build.sh caches, else `helm` on PATH.
+// test/unit/deploy fails when deploy/ differs from this output.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 
+export const DEPLOY_DIR = fileURLToPath(new URL('../deploy/', import.meta.url));
+export const CHART_DIR = join(DEPLOY_DIR, 'helm', 'pullgate');
+export const DEPLOY_VALUES = join(DEPLOY_DIR, 'values.yaml');
+export const DEPLOY_RELEASE = 'pullgate';
 export const DEPLOY_NAMESPACE = 'pullgate';
-export const DEPLOY_SERVICE_ACCOUNT = 'pullgate';
+/**
+ * The Kubernetes version `helm template` renders for: the oldest the chart supports. A helm built
+ * without its version stamps (as test/cluster builds it) would otherwise assume v1.20.
+ */
+export const KUBE_VERSION = '1.30.0';
 
-/** The pull secret's name as pullgate will resolve it; without a license only an explicit appSlug can default it. */
-function pullSecretName(config: PullgateConfig): string {
-  if (config.pullSecretName === undefined && config.appSlug === undefined) {
-    throw new Error('set pullSecret.name (or appSlug): the RBAC and the write guard name the pull secret, whose default comes from the license otherwise');
-  }
-  return effectiveSettings(config, { licenseID: '', appSlug: config.appSlug ?? '', customerName: '' }).pullSecretName;
+const BUILD_SCRIPT = fileURLToPath(new URL('../test/cluster/build.sh', import.meta.url));
+export const GENERATED_HEADER = '# Generated from deploy/helm/pullgate with deploy/values.yaml by scripts/render-deploy.ts; do not edit.\n';
+/** Never generated, never removed. */
+const KEPT = new Set(['values.yaml']);
+
+/** The helm binary to use, or why there is none. */
+export function findHelm(): { helm: string } | { unavailable: string } {
+  const env = process.env['HELM'];
+  if (env) return { helm: env };
+  const cached = spawnSync('bash', [BUILD_SCRIPT, '--cached-only'], { encoding: 'utf8' });
+  const binDir = cached.status === 0 ? cached.stdout.trim().split('\n').at(-1)?.trim() : undefined;
+  if (binDir && existsSync(join(binDir, 'helm'))) return { helm: join(binDir, 'helm') };
+  const onPath = spawnSync('helm', ['version', '--short'], { encoding: 'utf8' });
+  if (onPath.status === 0) return { helm: 'helm' };
+  return { unavailable: 'no helm: set HELM, put helm on PATH, or build the test control plane (test/cluster/build.sh), which caches one' };
 }
 
-export function deployAccessSettings(config: PullgateConfig): AccessPolicySettings {
-  return {
-    namespace: DEPLOY_NAMESPACE,
-    serviceAccount: DEPLOY_SERVICE_ACCOUNT,
-    pullSecretName: pullSecretName(config),
-    leaseName: DEFAULT_LEASE_NAME,
-    ...(config.credentials ? { dockerConfigSecret: config.credentials.dockerConfigSecret } : {}),
-  };
-}
-
-export function deployWebhookConfiguration(config: PullgateConfig) {
-  const configuration = webhookConfiguration(namespaceScope(config.namespaces, DEPLOY_NAMESPACE), {
-    clientConfig: { service: { namespace: DEPLOY_NAMESPACE, name: 'pullgate', path: '/mutate', port: 443 } },
+/** `helm template` of the chart; throws with helm's own message when it refuses. */
+export function helmTemplate(helm: string, release: string, namespace: string, args: readonly string[] = [], chart = CHART_DIR): string {
+  const result = spawnSync(helm, ['template', release, chart, '--namespace', namespace, '--kube-version', KUBE_VERSION, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
   });
-  return {
-    ...configuration,
-    metadata: { ...configuration.metadata, annotations: { 'cert-manager.io/inject-ca-from': `${DEPLOY_NAMESPACE}/pullgate-tls` } },
-  };
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`helm template ${release} refused:\n${result.stderr.trim()}`);
+  return result.stdout;
 }
 
-const HEADER = '# Generated from config.yaml by scripts/render-deploy.ts; edit the configuration and render again.\n';
-
-function yamlDocuments(comment: string, docs: readonly object[]): string {
-  return HEADER + comment + docs.map((d) => stringify(d, { aliasDuplicateObjects: false, lineWidth: 0 })).join('---\n');
+/** `helm template` output, split by the template each document came from: its "# Source:" path (chart/templates/file) → documents without that line. */
+export function documentsBySource(output: string): Map<string, string[]> {
+  const bySource = new Map<string, string[]>();
+  for (const chunk of output.split(/^---\n/m)) {
+    if (chunk.trim() === '') continue;
+    const source = /^# Source: ([^\n]+)\n/.exec(chunk);
+    if (!source) throw new Error(`helm template printed a document without its "# Source:" line:\n${chunk.slice(0, 200)}`);
+    const path = source[1]!;
+    bySource.set(path, [...(bySource.get(path) ?? []), chunk.slice(source[0].length)]);
+  }
+  return bySource;
 }
 
-/** File name (in deploy/) → content. */
-export function renderDeploy(config: PullgateConfig): Record<string, string> {
-  const access = deployAccessSettings(config);
-  return {
-    'webhook.yaml': yamlDocuments('', [deployWebhookConfiguration(config)]),
-    'rbac.yaml': yamlDocuments(
-      '# pullgate\'s identity and the least it needs: namespaces, the pull secret by name only (and, when\n' +
-        '# configured, the credential source in its own namespace), and its leader Lease. It never lists,\n' +
-        '# watches or reads any other Secret.\n',
-      rbacManifests(access),
-    ),
-    'write-guard.yaml': yamlDocuments(
-      '# Enforced by the API server: pullgate\'s ServiceAccount may write only its own pull secret (by name,\n' +
-        '# type and managed-by label), never in kube-system or its own namespace. RBAC cannot say this.\n',
-      writeGuardManifests(access),
-    ),
-  };
+function kustomization(files: readonly string[]): string {
+  return (
+    GENERATED_HEADER +
+    '# Needs cert-manager for the serving certificate, and a Secret `pullgate-license` (key\n' +
+    '# license.yaml) holding the vendor\'s License document in namespace pullgate. The write guard (a\n' +
+    '# ValidatingAdmissionPolicy, admissionregistration.k8s.io/v1) needs Kubernetes 1.30 or later.\n' +
+    stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files })
+  );
 }
 
-/** The configuration inside a ConfigMap manifest such as deploy/config.yaml; throws listing every problem. */
-export function readDeployConfig(file: string): PullgateConfig {
-  const configMap = parse(readFileSync(file, 'utf8')) as { data?: { 'config.yaml'?: string } };
-  const text = configMap?.data?.['config.yaml'];
-  if (typeof text !== 'string') throw new Error(`${file}: not a ConfigMap with data."config.yaml"`);
-  const checked = checkConfig(parse(text));
-  if (!checked.ok) throw new Error(`${file}:\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`);
-  return checked.config;
+/** File name (in deploy/) → content: one file per template that renders anything, in helm's install order, and the kustomization. */
+export function renderDeploy(helm: string): Map<string, string> {
+  const bySource = documentsBySource(helmTemplate(helm, DEPLOY_RELEASE, DEPLOY_NAMESPACE, ['--values', DEPLOY_VALUES]));
+  const files = new Map<string, string>();
+  for (const [source, docs] of bySource) {
+    const template = /^pullgate\/templates\/([^/]+)$/.exec(source)?.[1];
+    if (template === undefined) throw new Error(`${source}: the plain manifests come from the chart's top-level templates only`);
+    files.set(template, GENERATED_HEADER + docs.join('---\n'));
+  }
+  files.set('kustomization.yaml', kustomization([...files.keys()]));
+  return files;
+}
+
+/** deploy/ files that an earlier rendering wrote and the current one does not. */
+export function staleFiles(rendered: ReadonlyMap<string, string>, dir = DEPLOY_DIR): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') && !KEPT.has(f) && !rendered.has(f))
+    .filter((f) => readFileSync(join(dir, f), 'utf8').startsWith(GENERATED_HEADER));
 }
 
 if (import.meta.main) {
-  const file = process.argv[2] ?? 'deploy/config.yaml';
+  const found = findHelm();
+  if ('unavailable' in found) {
+    process.stderr.write(`${found.unavailable}\n`);
+    process.exit(1);
+  }
   try {
-    const rendered = renderDeploy(readDeployConfig(file));
-    for (const [name, content] of Object.entries(rendered)) {
-      writeFileSync(join(dirname(file), name), content);
-      process.stdout.write(`wrote ${join(dirname(file), name)}\n`);
+    const rendered = renderDeploy(found.helm);
+    for (const [file, content] of rendered) {
+      writeFileSync(join(DEPLOY_DIR, file), content);
+      process.stdout.write(`wrote deploy/${file}\n`);
+    }
+    for (const file of staleFiles(rendered)) {
+      rmSync(join(DEPLOY_DIR, file));
+      process.stdout.write(`removed deploy/${file}\n`);
     }
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);

@@ -1,4 +1,4 @@
-import { LineCounter, Schema, parseDocument, type Document, type Tags } from 'yaml';
+import { LineCounter, Schema, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Scalar, type Tags } from 'yaml';
 import type { DocumentSource } from './document-splitter.ts';
 import { PreviewInputError } from './preview-input-error.ts';
 
@@ -33,13 +33,41 @@ export interface ParsedManifest {
   lines: LineCounter;
 }
 
+/**
+ * The first mapping key (in document order) that repeats a key of the same mapping, by the yaml
+ * package's rule: scalar keys with equal values. Its own check compares each key with every key
+ * before it, quadratic in the width of a mapping (a ConfigMap with 5,000 keys took a second to
+ * parse), so it is turned off and done here with a set per mapping.
+ */
+function duplicateKey(root: unknown): Scalar | undefined {
+  let first: Scalar | undefined;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isPair(node)) {
+      stack.push(node.key, node.value);
+    } else if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        stack.push(pair);
+        if (!isScalar(pair.key)) continue;
+        if (seen.has(pair.key.value) && (first === undefined || (pair.key.range?.[0] ?? 0) < (first.range?.[0] ?? 0))) first = pair.key;
+        seen.add(pair.key.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return first;
+}
+
 /** Parses one document as kubectl would; YAML errors throw a PreviewInputError naming the document and line. */
 export function parseManifest(name: string, source: DocumentSource): ParsedManifest {
   const lines = new LineCounter();
-  const doc = parseDocument(source.text, { version: '1.1', schema: KUBECTL_SCHEMA, lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(source.text, { version: '1.1', schema: KUBECTL_SCHEMA, lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const error = doc.errors[0];
-  if (error) {
-    throw new PreviewInputError(`${locate(name, source, lines, error.pos[0])}: ${error.message.split('\n')[0]}`);
-  }
+  if (error) throw new PreviewInputError(`${locate(name, source, lines, error.pos[0])}: ${error.message.split('\n')[0]}`);
+  const duplicate = duplicateKey(doc.contents);
+  if (duplicate) throw new PreviewInputError(`${locate(name, source, lines, duplicate.range?.[0])}: Map keys must be unique`);
   return { doc, lines };
 }

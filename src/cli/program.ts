@@ -67,7 +67,7 @@ export function buildProgram(handlers: CommandHandlers, version: string): Comman
     .option('--kubeconfig <file>', 'kubeconfig for the API server (default: in-cluster service account)')
     .addOption(new Option('--log-level <level>', 'log level').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
     .addOption(new Option('--max-review-bytes <size>', 'largest AdmissionReview accepted; larger ones are refused with 413 (default 8Mi; see README, Limits)').argParser(bytes))
-    .addOption(new Option('--max-in-flight-bytes <size>', 'body bytes of the reviews handled at once; past it a review is refused with 429 (default: twice --max-review-bytes)').argParser(bytes))
+    .addOption(new Option('--max-in-flight-bytes <size>', 'body bytes of the reviews handled at once; past it a review is refused with 429 (default: 1.25 × --max-review-bytes)').argParser(bytes))
     .addOption(new Option('--max-connections <n>', 'connections open at once on the HTTPS port; past it new ones are closed (default 512)').argParser(positiveInteger))
     .action((flags: ServeFlags) => handlers.serve(flags));
 

@@ -15,12 +15,18 @@ export interface MutateHandlerOptions {
   metrics: Metrics;
   /** Largest review accepted, in bytes. */
   bodyLimit: number;
-  /** Body bytes of the reviews handled at once (default DEFAULT_IN_FLIGHT_REVIEWS reviews at the limit); at least bodyLimit. */
+  /** Body bytes of the reviews handled at once (default DEFAULT_IN_FLIGHT_FACTOR × bodyLimit); at least bodyLimit. */
   maxInFlightBytes?: number;
 }
 
-/** Reviews at the size limit that may be handled at once by default (see README, Limits). */
-export const DEFAULT_IN_FLIGHT_REVIEWS = 2;
+/**
+ * The default in-flight bound as a multiple of the body limit: one review at the limit, and a
+ * quarter as much in smaller ones beside it (two ordinary UPDATEs at the API server's limits, 4.5
+ * MiB each, fit together). Two reviews at the limit of the costliest shape, thousands of containers
+ * to rewrite, peak at about 250 MiB above idle (bench/review-size.ts): past the shipped 256 MiB
+ * memory limit. See README, Limits.
+ */
+export const DEFAULT_IN_FLIGHT_FACTOR = 1.25;
 /** The API server keeps at most 4 KiB of warnings per request; the rest would only cost memory. */
 export const WARNINGS_BUDGET = 4096;
 /** Rewrites listed on one log line; a Pod with more says how many were left out. */
@@ -59,7 +65,7 @@ export function capWarnings(warnings: string[]): string[] {
  */
 export function createMutateHandler(options: MutateHandlerOptions) {
   const { admission, logger, metrics, bodyLimit } = options;
-  const inFlight = new InFlightBytes(options.maxInFlightBytes ?? DEFAULT_IN_FLIGHT_REVIEWS * bodyLimit);
+  const inFlight = new InFlightBytes(options.maxInFlightBytes ?? Math.floor(DEFAULT_IN_FLIGHT_FACTOR * bodyLimit));
   if (inFlight.limit < bodyLimit) throw new RangeError(`the in-flight byte limit (${inFlight.limit}) is below the body limit (${bodyLimit}): a review at the limit could never be handled`);
   metrics.scraped.inFlightBytes = () => inFlight.used;
 

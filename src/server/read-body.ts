@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../errors.ts';
 
-/** The API server sends objects of at most 3 MiB; an UPDATE review carries two of them. */
+/**
+ * The largest review accepted. Measured against the API server (test/e2e/review-size.test.ts):
+ * its request limit is 3 MiB, a Pod of ordinary content at that limit arrives as a 3.0 MiB CREATE
+ * review, and an UPDATE of it over the largest Pod etcd stores (1.5 MiB) as a 4.5 MiB one; 8 MiB
+ * leaves 44% of margin over that. Only inflation goes further (Go escapes `<` as six bytes,
+ * defaulting fills in minimal containers at 15 times their size, protobuf requests at 35 times),
+ * up to tens of MiB, and such reviews are refused with 413 (README, Limits).
+ */
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 
 export function isJsonContentType(header: string | undefined): boolean {

@@ -37,7 +37,7 @@ export interface ServeOptions {
   /** A kubeconfig file; undefined means in-cluster credentials. */
   kubeconfig?: string;
   bodyLimit?: number;
-  /** Body bytes of the reviews handled at once (default: two reviews at bodyLimit). */
+  /** Body bytes of the reviews handled at once (default: 1.25 × bodyLimit). */
   maxInFlightBytes?: number;
   /** Connections open at once on the HTTPS port (default DEFAULT_CONNECTION_LIMITS.maxConnections). */
   maxConnections?: number;
@@ -191,7 +191,10 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
       serves: namespaceGate({ scope, state, core, budget }),
       ensurePullSecret: (namespace) =>
         ensure(namespace).then(
-          (result) => void metrics.pullSecretEnsures.inc({ result }),
+          (result) => {
+            metrics.pullSecretEnsures.inc({ result });
+            if (result === 'created') logger.info({ namespace, secret: pullSecretName }, 'pull secret created for an admitted Pod');
+          },
           (err: unknown) => {
             metrics.pullSecretEnsures.inc({ result: 'error' });
             throw err;

@@ -1,0 +1,159 @@
+{{/* The name of every object: <release>-pullgate, or the release name if it says pullgate already. */}}
+{{- define "pullgate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains "pullgate" .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-pullgate" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* pullgate's own namespace: its Pods, ServiceAccount, Lease, license and credential Secrets. */}}
+{{- define "pullgate.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride -}}
+{{- end -}}
+
+{{- define "pullgate.selectorLabels" -}}
+app.kubernetes.io/name: pullgate
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "pullgate.labels" -}}
+{{ include "pullgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{/* The pull secret's name, which the RBAC and the write guard need before any license is read. */}}
+{{- define "pullgate.pullSecretName" -}}
+{{- if .Values.pullSecret.name -}}
+{{- .Values.pullSecret.name -}}
+{{- else if .Values.appSlug -}}
+{{- printf "%s-registry" .Values.appSlug -}}
+{{- else -}}
+{{- fail "set pullSecret.name (or appSlug): the RBAC and the write guard name the pull secret, whose default comes from the license otherwise" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pullgate.replicatedDockerConfig" -}}
+{{- $global := default dict .Values.global -}}
+{{- $replicated := default dict (index $global "replicated") -}}
+{{- default "" (index $replicated "dockerconfigjson") -}}
+{{- end -}}
+
+{{/* The Secret pullgate copies credentials from: configured, made from global.replicated.dockerconfigjson, or none. */}}
+{{- define "pullgate.credentialSecret" -}}
+{{- if .Values.credentials.dockerConfigSecret -}}
+{{- .Values.credentials.dockerConfigSecret -}}
+{{- else if include "pullgate.replicatedDockerConfig" . -}}
+{{- printf "%s-dockerconfig" (include "pullgate.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pullgate.licenseSecret" -}}
+{{- if and .Values.license.existingSecret .Values.license.value -}}
+{{- fail "set license.existingSecret or license.value, not both" -}}
+{{- else if .Values.license.existingSecret -}}
+{{- .Values.license.existingSecret -}}
+{{- else if .Values.license.value -}}
+{{- printf "%s-license" (include "pullgate.fullname" .) -}}
+{{- else -}}
+{{- fail "set license.existingSecret (a Secret holding the License document) or license.value (the document itself)" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pullgate.tlsSecret" -}}
+{{- default (printf "%s-tls" (include "pullgate.fullname" .)) .Values.tls.secretName -}}
+{{- end -}}
+
+{{/*
+The namespace scope, as JSON: the same rules as src/k8s/namespace-scope.ts. Excluded: kube-system,
+pullgate's own namespace and namespaces.exclude. Configured: the application's and the additional
+namespaces, unless "*" stands for every namespace. Both sorted and without repeats.
+*/}}
+{{- define "pullgate.scope" -}}
+{{- $own := include "pullgate.namespace" . -}}
+{{- $ns := .Values.namespaces -}}
+{{- $excluded := concat (list "kube-system" $own) $ns.exclude | uniq | sortAlpha -}}
+{{- $all := has "*" $ns.additional -}}
+{{- $served := list -}}
+{{- if $ns.application }}{{ $served = append $served $ns.application }}{{ end -}}
+{{- if not $all }}{{ $served = concat $served $ns.additional }}{{ end -}}
+{{- range $served -}}
+{{- if eq . $own -}}
+{{- fail (printf "namespaces: %q is pullgate's own namespace, which it never serves: install pullgate in another namespace (namespaceOverride)" .) -}}
+{{- else if has . $excluded -}}
+{{- fail (printf "namespaces: %q is both served and excluded" .) -}}
+{{- end -}}
+{{- end -}}
+{{- $label := splitn "=" 2 $ns.optInLabel -}}
+{{- dict "all" $all "configured" ($served | uniq | sortAlpha) "excluded" $excluded "optInKey" $label._0 "optInValue" $label._1 | toJson -}}
+{{- end -}}
+
+{{/* pullgate's configuration file (README, "Configuration"); an empty value leaves its setting out. */}}
+{{- define "pullgate.config" -}}
+{{- $v := .Values -}}
+{{- $config := dict "registryDomain" $v.registryDomain "privateRegistries" $v.privateRegistries -}}
+{{- if $v.proxyDomain }}{{ $_ := set $config "proxyDomain" $v.proxyDomain }}{{ end -}}
+{{- if $v.appSlug }}{{ $_ := set $config "appSlug" $v.appSlug }}{{ end -}}
+{{- $_ := set $config "license" (dict "file" (printf "/etc/pullgate/license/%s" $v.license.key)) -}}
+{{- if $v.pullSecret.name }}{{ $_ := set $config "pullSecret" (dict "name" $v.pullSecret.name) }}{{ end -}}
+{{- with include "pullgate.credentialSecret" . }}{{ $_ := set $config "credentials" (dict "dockerConfigSecret" .) }}{{ end -}}
+{{- $namespaces := dict "additional" $v.namespaces.additional "optInLabel" $v.namespaces.optInLabel "exclude" $v.namespaces.exclude -}}
+{{- if $v.namespaces.application }}{{ $_ := set $namespaces "application" $v.namespaces.application }}{{ end -}}
+{{- $_ := set $config "namespaces" $namespaces -}}
+{{- toYaml $config -}}
+{{- end -}}
+
+{{/* One webhook of the MutatingWebhookConfiguration; as src/k8s/webhook-configuration.ts builds it. */}}
+{{- define "pullgate.webhook" -}}
+{{- $root := .root -}}
+- name: {{ .name }}
+  clientConfig:
+    service:
+      namespace: {{ include "pullgate.namespace" $root }}
+      name: {{ include "pullgate.fullname" $root }}
+      path: /mutate
+      port: 443
+    {{- if and (not $root.Values.tls.certManager) $root.Values.tls.caBundle }}
+    caBundle: {{ $root.Values.tls.caBundle }}
+    {{- end }}
+  admissionReviewVersions:
+    - v1
+    - v1beta1
+  sideEffects: NoneOnDryRun
+  failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+  matchPolicy: Equivalent
+  # Sidecars added by later webhooks are rewritten too.
+  reinvocationPolicy: IfNeeded
+  timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+  rules:
+    - apiGroups:
+        - ""
+      apiVersions:
+        - v1
+      operations:
+        - CREATE
+        - UPDATE
+      resources:
+        - pods
+        - pods/ephemeralcontainers
+      scope: Namespaced
+  namespaceSelector:
+    {{- with .matchLabels }}
+    matchLabels:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    matchExpressions:
+      - key: kubernetes.io/metadata.name
+        operator: {{ .operator }}
+        values:
+          {{- toYaml .values | nindent 10 }}
+  # Pods that opt out never reach pullgate at all.
+  objectSelector:
+    matchExpressions:
+      - key: pullgate.dev/inject
+        operator: NotIn
+        values:
+          - disabled
+{{- end -}}

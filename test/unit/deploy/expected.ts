@@ -1,0 +1,48 @@
+// What pullgate's own TypeScript renders for the configuration a chart rendering carries in its
+// ConfigMap: the webhook configuration, the RBAC and the write guard the chart must agree with.
+import { parse } from 'yaml';
+import { checkConfig, effectiveSettings, type PullgateConfig } from '../../../src/config.ts';
+import { DEFAULT_LEASE_NAME, rbacManifests, writeGuardManifests, type AccessPolicySettings } from '../../../src/k8s/access-policy.ts';
+import { namespaceScope } from '../../../src/k8s/namespace-scope.ts';
+import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
+import type { Rendered } from './helm.ts';
+
+export interface Expected {
+  /** The configuration as pullgate reads it from the rendered ConfigMap. */
+  config: PullgateConfig;
+  settings: AccessPolicySettings;
+  rbac: ReturnType<typeof rbacManifests>;
+  writeGuard: ReturnType<typeof writeGuardManifests>;
+  webhook: ReturnType<typeof webhookConfiguration>;
+}
+
+/**
+ * For a rendering whose objects are named `name` in namespace `namespace`. The configuration must
+ * pass pullgate's own validation; the pull secret's name is resolved as pullgate resolves it (a
+ * license's appSlug only matters when neither pullSecret.name nor appSlug is set, which the chart
+ * refuses).
+ */
+export function expectedFor(rendered: Rendered, namespace: string, name: string, webhook: { failurePolicy: 'Ignore' | 'Fail'; timeoutSeconds: number }): Expected {
+  const checked = checkConfig(parse(rendered.one('ConfigMap', `${name}-config`).data['config.yaml']));
+  if (!checked.ok) throw new Error(`the rendered configuration is invalid: ${checked.problems.join('; ')}`);
+  const config = checked.config;
+  const { pullSecretName } = effectiveSettings(config, { licenseID: 'unused', appSlug: config.appSlug ?? 'licensed-app', customerName: '' });
+  const settings: AccessPolicySettings = {
+    namespace,
+    serviceAccount: name,
+    pullSecretName,
+    leaseName: DEFAULT_LEASE_NAME,
+    ...(config.credentials ? { dockerConfigSecret: config.credentials.dockerConfigSecret } : {}),
+  };
+  return {
+    config,
+    settings,
+    rbac: rbacManifests(settings),
+    writeGuard: writeGuardManifests(settings),
+    webhook: webhookConfiguration(namespaceScope(config.namespaces, namespace), {
+      name,
+      clientConfig: { service: { namespace, name, path: '/mutate', port: 443 } },
+      ...webhook,
+    }),
+  };
+}
