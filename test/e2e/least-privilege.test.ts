@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterClient, RunResult } from '../cluster/client.ts';
 import { eventually } from '../support/eventually.ts';
 import { e2e, getJson, unavailable } from './support/env.ts';
+import { expand, rights } from './support/can-i.ts';
 import { APP_NAMESPACE, OWN_NAMESPACE, SECRET_NAME } from './support/scenario.ts';
 
 const deploy = (file: string) => fileURLToPath(new URL(`../../deploy/${file}`, import.meta.url));
@@ -19,33 +20,6 @@ const MANAGED = { 'app.kubernetes.io/managed-by': 'pullgate' };
 // Secret data the tests send; no refusal may ever echo it.
 const DATA = Buffer.from(JSON.stringify({ auths: { 'proxy.example.com': { auth: Buffer.from('LICENSE_ID:lp-e2e-7c1d0a').toString('base64') } } })).toString('base64');
 
-/**
- * `kubectl auth can-i --list`, parsed into `resource|resourceName|verb` and `url:URL|verb` entries.
- * Columns are found from the header: a cell's lists hold spaces (`[get list watch]`).
- */
-function parseCanIList(stdout: string): Set<string> {
-  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
-  const header = lines.shift() ?? '';
-  const starts = ['Resources', 'Non-Resource URLs', 'Resource Names', 'Verbs'].map((title) => header.indexOf(title));
-  if (starts.some((s) => s < 0)) throw new Error(`unexpected kubectl auth can-i --list header: ${header}`);
-  const cell = (line: string, i: number) => line.slice(starts[i], i + 1 < starts.length ? starts[i + 1] : undefined).trim();
-  const list = (text: string) => text.replace(/^\[|\]$/g, '').split(' ').filter((s) => s !== '');
-  const entries = new Set<string>();
-  for (const line of lines) {
-    const [resource, urls, names, verbs] = [0, 1, 2, 3].map((i) => cell(line, i)) as [string, string, string, string];
-    for (const verb of list(verbs)) {
-      if (resource === '') for (const url of list(urls)) entries.add(`url:${url}|${verb}`);
-      else for (const name of list(names).length > 0 ? list(names) : ['']) entries.add(`${resource}|${name}|${verb}`);
-    }
-  }
-  return entries;
-}
-
-async function rights(client: ClusterClient, user: string, namespace: string): Promise<Set<string>> {
-  return parseCanIList((await client.kubectl(['auth', 'can-i', '--list', `--as=${user}`, '-n', namespace])).stdout);
-}
-
-const expand = (resource: string, names: string[], verbs: string[]) => (names.length ? names : ['']).flatMap((n) => verbs.map((v) => `${resource}|${n}|${v}`));
 const CLUSTER_WIDE = [
   ...expand('namespaces', [], ['get', 'list', 'watch']),
   ...expand('secrets', [], ['create']),

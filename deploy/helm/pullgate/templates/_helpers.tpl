@@ -66,6 +66,18 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- default (printf "%s-tls" (include "pullgate.fullname" .)) .Values.tls.secretName -}}
 {{- end -}}
 
+{{/* namespaces.application, or the release namespace with namespaces.applicationFromRelease. */}}
+{{- define "pullgate.application" -}}
+{{- if .Values.namespaces.applicationFromRelease -}}
+{{- if .Values.namespaces.application -}}
+{{- fail "set namespaces.application or namespaces.applicationFromRelease, not both" -}}
+{{- end -}}
+{{- .Release.Namespace -}}
+{{- else -}}
+{{- .Values.namespaces.application -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 The namespace scope, as JSON: the same rules as src/k8s/namespace-scope.ts. Excluded: kube-system,
 pullgate's own namespace and namespaces.exclude. Configured: the application's and the additional
@@ -77,7 +89,7 @@ namespaces, unless "*" stands for every namespace. Both sorted and without repea
 {{- $excluded := concat (list "kube-system" $own) $ns.exclude | uniq | sortAlpha -}}
 {{- $all := has "*" $ns.additional -}}
 {{- $served := list -}}
-{{- if $ns.application }}{{ $served = append $served $ns.application }}{{ end -}}
+{{- with include "pullgate.application" . }}{{ $served = append $served . }}{{ end -}}
 {{- if not $all }}{{ $served = concat $served $ns.additional }}{{ end -}}
 {{- range $served -}}
 {{- if eq . $own -}}
@@ -93,6 +105,11 @@ namespaces, unless "*" stands for every namespace. Both sorted and without repea
 {{/* pullgate's configuration file (README, "Configuration"); an empty value leaves its setting out. */}}
 {{- define "pullgate.config" -}}
 {{- $v := .Values -}}
+{{- range $v.privateRegistries -}}
+{{- if eq (lower (first (splitList "/" .))) (lower $v.registryDomain) -}}
+{{- fail (printf "privateRegistries: %q is on registryDomain %s, whose images are pulled directly with the license, never through the proxy" . $v.registryDomain) -}}
+{{- end -}}
+{{- end -}}
 {{- $config := dict "registryDomain" $v.registryDomain "privateRegistries" $v.privateRegistries -}}
 {{- if $v.proxyDomain }}{{ $_ := set $config "proxyDomain" $v.proxyDomain }}{{ end -}}
 {{- if $v.appSlug }}{{ $_ := set $config "appSlug" $v.appSlug }}{{ end -}}
@@ -100,7 +117,7 @@ namespaces, unless "*" stands for every namespace. Both sorted and without repea
 {{- if $v.pullSecret.name }}{{ $_ := set $config "pullSecret" (dict "name" $v.pullSecret.name) }}{{ end -}}
 {{- with include "pullgate.credentialSecret" . }}{{ $_ := set $config "credentials" (dict "dockerConfigSecret" .) }}{{ end -}}
 {{- $namespaces := dict "additional" $v.namespaces.additional "optInLabel" $v.namespaces.optInLabel "exclude" $v.namespaces.exclude -}}
-{{- if $v.namespaces.application }}{{ $_ := set $namespaces "application" $v.namespaces.application }}{{ end -}}
+{{- with include "pullgate.application" . }}{{ $_ := set $namespaces "application" . }}{{ end -}}
 {{- $_ := set $config "namespaces" $namespaces -}}
 {{- toYaml $config -}}
 {{- end -}}
