@@ -1,8 +1,10 @@
-// `pullgate preview` on a large rendered chart: MB/s and peak RSS of the CLI as it runs, on 50 MB
-// of manifests (Deployments, Services, ConfigMaps, a few big CRDs, some documents with anchors and
-// merge keys), on 10 MB of the same mix (the rate should not fall as input grows) and on the
-// largest document alone (peak RSS should follow that, not the input size). `npm run bench:preview`;
-// BENCH_MB sets the large size. Prints `[figure]` lines; figures vary with the machine.
+// `pullgate preview` on a large rendered chart: MB/s, peak RSS and the heap left after each full
+// garbage collection of the CLI as it runs, on 50 MB of manifests (Deployments, Services,
+// ConfigMaps, a few big CRDs, some documents with anchors and merge keys), on 10 MB of the same mix
+// (the rate should not fall as input grows), on the largest document alone (memory should follow
+// that, not the input size) and on no input (start-up). `npm run bench:preview`; BENCH_MB sets the
+// large size (100 shows peak RSS levelling off). Prints `[figure]` lines; figures vary with the
+// machine.
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';

@@ -14,9 +14,6 @@ const KUBECTL_SCHEMA = new Schema({
     tags.filter((tag) => typeof tag === 'string' || (tag.tag !== 'tag:yaml.org,2002:timestamp' && !('format' in tag && tag.format === 'TIME'))),
 });
 
-/** How rewritten documents are written again: YAML 1.1 quoting, so `"on"` stays a string for kubectl. */
-export const STRINGIFY_OPTIONS = { version: '1.1' } as const;
-
 /**
  * Where in the input: `file: document N (line L, column C)` for a position in the document,
  * `file: document N (starting at line L)` for the document as a whole.

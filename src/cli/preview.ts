@@ -1,14 +1,14 @@
 import { isMap, isScalar, stringify, type Document } from 'yaml';
-import fjp, { type Operation } from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import { optedOut } from '../admission/admit.ts';
 import { mutatePod, type MutationPolicy } from '../admission/mutate-pod.ts';
 import { podPathOf } from '../admission/pod-templates.ts';
 import { derivedDockerConfigJsonBase64, pullSecretManifest, type PullSecretSpec } from '../k8s/pull-secret-manifest.ts';
 import { getIn } from '../util/is-record.ts';
 import { DocumentSplitter, type DocumentSource } from './document-splitter.ts';
-import { locate, parseManifest, STRINGIFY_OPTIONS } from './manifest-yaml.ts';
+import { locate, parseManifest } from './manifest-yaml.ts';
 import { PreviewInputError } from './preview-input-error.ts';
-import { AliasError, resolveAliases, type AliasUse } from './resolve-aliases.ts';
+import { AliasError, resolveAliases, unshare, type AliasUse } from './resolve-aliases.ts';
 
 export { PreviewInputError } from './preview-input-error.ts';
 
@@ -34,6 +34,13 @@ export interface PreviewOutput {
 }
 
 const NO_ALIASES: AliasUse = { aliases: 0, mergeKeys: 0 };
+
+/**
+ * How a rewritten document is written again. No line width: the yaml package would otherwise break
+ * a long flow collection onto lines of its own, each nesting level indented one step further, and
+ * a deeply nested one grows with the square of its depth (100 levels: 275 bytes in, 27 KB out).
+ */
+const TO_STRING = { lineWidth: 0 } as const;
 
 function unescapeToken(token: string): string | number {
   const text = token.replaceAll('~1', '/').replaceAll('~0', '~');
@@ -67,8 +74,9 @@ function withNewline(text: string): string {
  * target namespace would get.
  *
  * Documents it leaves alone are written exactly as read. A rewritten document keeps its comments
- * and layout, unless it uses aliases or merge keys: it is then written resolved (aliases and `<<`
- * expanded, no anchors, no comments), which is what kubectl reads from it anyway.
+ * and layout; if it uses aliases or merge keys, they are written expanded (each alias replaced by a
+ * copy of what it names, each `<<` by the pairs it merges, no anchors): what kubectl reads from it,
+ * with each copy free to be rewritten on its own.
  */
 export class ManifestPreview {
   readonly #options: PreviewOptions;
@@ -130,14 +138,11 @@ export class ManifestPreview {
     const warnings = mutation.warnings.map((w) => `${describe(source.index, obj)}: ${w}`);
     if (mutation.usesPullSecret) this.#namespaces.add(typeof namespace === 'string' ? namespace : undefined);
     if (mutation.patch.length === 0) return { text: this.#unchanged(source), warnings };
-    if (aliases.aliases > 0 || aliases.mergeKeys > 0) {
-      fjp.applyPatch(pod, mutation.patch);
-      return { text: `---\n${stringify(obj, STRINGIFY_OPTIONS)}`, warnings };
-    }
+    if (aliases.aliases > 0 || aliases.mergeKeys > 0) unshare(doc);
     applyToDocument(doc, podPath, mutation.patch);
     // Directives go out with their document, after a `...` that makes them legal mid-stream.
-    if (source.directives) return { text: `${this.#written ? '...\n' : ''}${withNewline(doc.toString())}`, warnings };
-    return { text: `---\n${withNewline(doc.toString({ directives: false }))}`, warnings };
+    if (source.directives) return { text: `${this.#written ? '...\n' : ''}${withNewline(doc.toString(TO_STRING))}`, warnings };
+    return { text: `---\n${withNewline(doc.toString({ ...TO_STRING, directives: false }))}`, warnings };
   }
 
   /** The document as read, with a `---` line of its own. */

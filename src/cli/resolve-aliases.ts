@@ -1,4 +1,4 @@
-import { isAlias, isCollection, isPair, isScalar, type Document, type Node } from 'yaml';
+import { Pair, isAlias, isCollection, isMap, isPair, isScalar, isSeq, type Document, type Node, type YAMLMap } from 'yaml';
 
 /** An alias that cannot be resolved, or resolves to too much; `offset` is where in the document. */
 export class AliasError extends Error {
@@ -85,4 +85,58 @@ export function resolveAliases(doc: Document, maxAddedNodes: number): AliasUse {
     throw new AliasError(`its aliases would expand it by more than ${maxAddedNodes} nodes (an alias bomb?); not resolved`, undefined);
   }
   return use;
+}
+
+const isMergeKey = (key: unknown): boolean => isScalar(key) && typeof key.value === 'symbol';
+
+/** A mapping key as a JavaScript object key, the way the yaml package converts it; other keys never match. */
+const keyOf = (key: unknown): unknown => (isScalar(key) ? (key.value === null ? '' : String(key.value)) : key);
+
+/** A copy of a collection with these items, keeping its style and comments, without its anchor. */
+function withItems<T extends Node & { items: unknown[] }>(node: T, items: unknown[]): T {
+  const copy = Object.create(Object.getPrototypeOf(node), Object.getOwnPropertyDescriptors(node)) as T;
+  copy.items = items;
+  copy.anchor = undefined;
+  return copy;
+}
+
+/**
+ * Makes a document that resolveAliases() has run on a tree again, to be edited at any path and
+ * written back: each collection an alias had put in several places is copied into each, `<<` merge
+ * keys are replaced by the pairs they merge (the yaml package's rules: a key of the mapping itself
+ * wins, then the first source that has it), and anchors are dropped. Styles and comments stay.
+ * Linear in the expanded document, which resolveAliases() has bounded.
+ */
+export function unshare(doc: Document): void {
+  const copy = (value: unknown): unknown => {
+    if (isScalar(value)) {
+      // Scalars are replaced, never changed, by edits: one node can stand in several places.
+      value.anchor = undefined;
+      return value;
+    }
+    if (isSeq(value)) return withItems(value, value.items.map(copy));
+    if (isPair(value)) return new Pair(copy(value.key), copy(value.value));
+    if (isMap(value)) return withItems(value, merged(value));
+    return value;
+  };
+  const merged = (map: YAMLMap): unknown[] => {
+    const pairs = new Map<unknown, unknown>();
+    for (const pair of map.items) {
+      if (!isMergeKey(pair.key)) {
+        // Set again after a merge gave it: the key keeps its place, the mapping's own value wins.
+        pairs.set(keyOf(pair.key), copy(pair));
+        continue;
+      }
+      const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+      for (const source of sources) {
+        if (!isMap(source)) continue; // toJS() has already refused these
+        for (const item of merged(source)) {
+          const key = keyOf((item as Pair).key);
+          if (!pairs.has(key)) pairs.set(key, item);
+        }
+      }
+    }
+    return [...pairs.values()];
+  };
+  doc.contents = copy(doc.contents) as Document['contents'];
 }

@@ -1,9 +1,9 @@
 // Resolving aliases before a document is converted: the same values as the yaml package's own
 // resolution, without its cost, and a refusal, before expanding anything, of documents whose
-// aliases would grow them too far.
+// aliases would grow them too far; then making the document a tree again, to be edited and written.
 import { parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { AliasError, resolveAliases } from '../../../src/cli/resolve-aliases.ts';
+import { AliasError, resolveAliases, unshare } from '../../../src/cli/resolve-aliases.ts';
 
 const YAML_1_1 = { version: '1.1' } as const;
 
@@ -81,5 +81,45 @@ describe('resolveAliases', () => {
     const { value, use } = resolved(text, n);
     expect(use.aliases).toBe(n);
     expect((value as { list: string[] }).list.slice(-2)).toEqual([`x${n - 1}`, `x${n - 1}`]);
+  });
+});
+
+describe('unshare', () => {
+  const CASES = [
+    ['a sequence used twice', 'init: &c [{name: a, image: x}]\nmain: *c\n'],
+    ['nested aliases', 'a: &v 1\nb: {k: *v}\nc: &m {x: *v, l: [1, 2]}\nd: [*m, *m]\n'],
+    ['merge keys, one map and a list of them', 'base: &b {name: web, image: x}\nextra: &e {port: 80, name: e}\none: {<<: *b, name: override}\nboth: {<<: [*e, *b], port: 8080}\nlater: {name: first, <<: *b}\n'],
+    ['a merge of a map that merges', 'a: &a {x: 1, y: 2}\nb: &b {<<: *a, y: 3}\nc: {<<: *b, z: 4}\n'],
+    ['an inline merge', 'c: {<<: {x: 1}, y: 2}\n'],
+  ];
+
+  it.each(CASES)('leaves the values as the yaml package reads them: %s', (_name, text) => {
+    const doc = parseDocument(text, YAML_1_1);
+    resolveAliases(doc, 1000);
+    unshare(doc);
+    expect(doc.toJS({ maxAliasCount: 0 })).toEqual(parseDocument(text, YAML_1_1).toJS());
+    // Written again, it reads the same, with no anchor, alias or merge key left.
+    const written = doc.toString();
+    expect(written).not.toMatch(/[&*][a-z]|<</);
+    expect(parseDocument(written, YAML_1_1).toJS()).toEqual(parseDocument(text, YAML_1_1).toJS());
+  });
+
+  it('gives each place a copy of its own: an edit at one leaves the others', () => {
+    const doc = parseDocument('init: &c [{name: a, image: x}]\nmain: *c\nmerged: {<<: *c}\n', YAML_1_1);
+    resolveAliases(doc, 1000);
+    unshare(doc);
+    doc.setIn(['main', 0, 'image'], doc.createNode('y'));
+    doc.setIn(['init', 0, 'extra'], doc.createNode(true));
+    expect(doc.toJS()).toEqual({ init: [{ name: 'a', image: 'x', extra: true }], main: [{ name: 'a', image: 'y' }], merged: { name: 'a', image: 'x' } });
+  });
+
+  it('keeps flow and block styles and comments', () => {
+    const doc = parseDocument('base: &b # the base\n  image: x # pinned\nflow: &f [1, 2]\nuse:\n  <<: *b\n  list: *f\n', YAML_1_1);
+    resolveAliases(doc, 1000);
+    unshare(doc);
+    const written = doc.toString();
+    expect(written).toContain('# the base');
+    expect(written.match(/image: x # pinned/g)).toHaveLength(2);
+    expect(written.match(/: \[ 1, 2 \]/g)).toHaveLength(2);
   });
 });
