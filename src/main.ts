@@ -8,8 +8,6 @@ import { PreviewInputError, previewStream } from './cli/preview.ts';
 import { mutationPolicy, pullSecretSpec } from './admission/policy.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { namespaceScope } from './k8s/namespace-scope.ts';
-import { createLogger } from './logger.ts';
-import { startPullgate } from './server/start.ts';
 
 const EXIT_CONFIG = 1;
 const EXIT_INPUT = 2;
@@ -44,6 +42,9 @@ function kubeconfigFile(flag: string | undefined): string | undefined {
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
+  // Loaded here, not at the top: the server stack (the Kubernetes client alone is most of it) costs
+  // every other command a second of start-up and tens of MB.
+  const [{ createLogger }, { startPullgate }] = await Promise.all([import('./logger.ts'), import('./server/start.ts')]);
   const logger = createLogger({ level: flags.logLevel });
   const kubeconfig = kubeconfigFile(flags.kubeconfig);
   const running = await startPullgate({
