@@ -107,17 +107,22 @@ export function addedFieldSize(value: unknown): number {
   return valueSize(value, false) + ENCLOSING_LENGTHS;
 }
 
-function valueSize(value: unknown, isMap: boolean): number {
+// Past this depth the coarse bound (iterative, never below the estimate) stands in: a Pod may nest
+// values deeper than the call stack goes.
+const MAX_ESTIMATE_DEPTH = 256;
+
+function valueSize(value: unknown, isMap: boolean, depth = 0): number {
+  if (depth > MAX_ESTIMATE_DEPTH) return boundOf(value);
   // if/else on typeof rather than a switch: V8 optimizes the comparison form best.
   if (typeof value === 'string') return stringFieldSize(value);
   if (typeof value === 'object') {
     if (value === null) return NULL_FIELD;
     if (Array.isArray(value)) {
       let total = 0;
-      for (let i = 0; i < value.length; i++) total += valueSize(value[i], false);
+      for (let i = 0; i < value.length; i++) total += valueSize(value[i], false, depth + 1);
       return total;
     }
-    return delimited(objectContentSize(value as Record<string, unknown>, isMap));
+    return delimited(objectContentSize(value as Record<string, unknown>, isMap, undefined, depth + 1));
   }
   if (typeof value === 'boolean') return TAG + 1;
   // A varint takes at most ten bytes (a negative int is sign-extended to all ten); a double eight.
@@ -125,16 +130,16 @@ function valueSize(value: unknown, isMap: boolean): number {
   return 0;
 }
 
-function objectContentSize(object: Record<string, unknown>, isMap: boolean, skip?: string): number {
+function objectContentSize(object: Record<string, unknown>, isMap: boolean, skip?: string, depth = 0): number {
   let total = isMap ? 0 : MESSAGE_SLACK;
   for (const key in object) {
     if (key === skip || !Object.hasOwn(object, key)) continue;
     const value = object[key];
     if (isMap || !isFieldName(key)) {
-      total += mapEntrySize(key, value);
+      total += delimited(stringFieldSize(key) + valueSize(value, false, depth + 1));
     } else {
       const childIsMap = MAP_MEMBERS.has(key) && typeof value === 'object' && value !== null && !Array.isArray(value);
-      total += childIsMap ? objectContentSize(value as Record<string, unknown>, true) : valueSize(value, false);
+      total += childIsMap ? objectContentSize(value as Record<string, unknown>, true, undefined, depth + 1) : valueSize(value, false, depth + 1);
     }
   }
   return total;
@@ -169,21 +174,27 @@ export function storedSizeBound(pod: Record<string, unknown>): number {
   return ENVELOPE + boundOf(pod);
 }
 
-function boundOf(value: unknown): number {
-  if (typeof value === 'string') return MAX_FRAMING + 3 * value.length;
-  if (typeof value === 'object') {
-    if (value === null) return NULL_FIELD;
-    let total = 0;
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) total += boundOf(value[i]);
-      return total;
-    }
-    total = MAX_FRAMING + MESSAGE_SLACK;
-    // Inherited members, if any, only add to a bound: no own-property check needed.
-    for (const key in value) total += 2 * MAX_FRAMING + 3 * key.length + boundOf((value as Record<string, unknown>)[key]);
-    return total;
+// Iterative: a Pod may nest values deeper than the call stack goes (the API server accepts it).
+function boundOf(root: unknown): number {
+  let total = 0;
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') total += MAX_FRAMING + 3 * value.length;
+    else if (typeof value === 'object') {
+      if (value === null) total += NULL_FIELD;
+      else if (Array.isArray(value)) for (let i = 0; i < value.length; i++) pending.push(value[i]);
+      else {
+        total += MAX_FRAMING + MESSAGE_SLACK;
+        // Inherited members, if any, only add to a bound: no own-property check needed.
+        for (const key in value) {
+          total += 2 * MAX_FRAMING + 3 * key.length;
+          pending.push((value as Record<string, unknown>)[key]);
+        }
+      }
+    } else total += TAG + 10;
   }
-  return TAG + 10;
+  return total;
 }
 
 /**

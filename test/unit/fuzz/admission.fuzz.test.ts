@@ -7,7 +7,7 @@
 import { Agent as HttpsAgent } from 'node:https';
 import fc from 'fast-check';
 import fjp from 'fast-json-patch';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { decodeReview } from '../../../src/admission/review.ts';
 import { HttpError } from '../../../src/errors.ts';
 import { withDeadline } from '../../../src/util/with-deadline.ts';
@@ -59,7 +59,7 @@ const annotations = fc.oneof(
   { weight: 4, arbitrary: fc.dictionary(fc.constantFrom('a/b', 'x~y', 'plain', 'pullgate.dev/original-images'), fc.oneof(noisyString(20), originalImages), { maxKeys: 3 }) },
   { weight: 1, arbitrary: fc.constant(null) },
 );
-const labels = fc.dictionary(fc.constantFrom('app', 'pullgate.dev/inject'), fc.constantFrom('web', 'enabled', 'disabled'), { maxKeys: 2 });
+const labels = fc.dictionary(fc.constantFrom('app', 'tier', 'pullgate.dev/inject'), fc.constantFrom('web', 'enabled', 'disabled'), { maxKeys: 2 });
 const namespace = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom('my-app', 'monitoring', 'team-a') },
   { weight: 2, arbitrary: fc.constantFrom('not-served', 'kube-system', 'pullgate', 'missing', '') },
@@ -87,7 +87,7 @@ const podArb = fc.record(
 
 type Operation = { operation: string; subResource?: string; oldObject: boolean; object: boolean };
 const operation = fc.oneof(
-  { weight: 6, arbitrary: fc.constant<Operation>({ operation: 'CREATE', object: true, oldObject: false }) },
+  { weight: 10, arbitrary: fc.constant<Operation>({ operation: 'CREATE', object: true, oldObject: false }) },
   { weight: 3, arbitrary: fc.constant<Operation>({ operation: 'UPDATE', object: true, oldObject: true }) },
   { weight: 2, arbitrary: fc.constant<Operation>({ operation: 'UPDATE', subResource: 'ephemeralcontainers', object: true, oldObject: true }) },
   { weight: 1, arbitrary: fc.constant<Operation>({ operation: 'DELETE', object: false, oldObject: true }) },
@@ -281,6 +281,11 @@ function checkPatch(body: Buffer, review: Record<string, any>, response: Record<
 }
 
 let logsSeen = 0;
+/** What the answers of the current property were, so a property that never reaches a patch or a refusal fails. */
+const seen = { patched: 0, admitted: 0, refused: 0 };
+function resetSeen(): void {
+  Object.assign(seen, { patched: 0, admitted: 0, refused: 0 });
+}
 
 /** Posts `body` and checks every invariant of the answer. */
 async function checkAnswer(body: Buffer, admissible: boolean): Promise<void> {
@@ -300,6 +305,7 @@ async function checkAnswer(body: Buffer, admissible: boolean): Promise<void> {
     expect(Object.keys(out).sort()).toEqual(['code', 'message']);
     expect(out.code).toBe(expected.refused.code);
     expect(typeof out.message).toBe('string');
+    seen.refused += 1;
     return;
   }
   const { review } = expected;
@@ -318,8 +324,13 @@ async function checkAnswer(body: Buffer, admissible: boolean): Promise<void> {
     expect(response.warnings.join('\n'), 'admitted unchanged after an internal error').not.toContain('internal error');
   }
   expect(newLines.join(''), 'admitted unchanged after an internal error').not.toContain('admission failed');
-  if (response.patch === undefined) expect(response.patchType).toBeUndefined();
-  else checkPatch(body, review, response);
+  if (response.patch === undefined) {
+    expect(response.patchType).toBeUndefined();
+    seen.admitted += 1;
+  } else {
+    checkPatch(body, review, response);
+    seen.patched += 1;
+  }
 }
 
 function bodyOf(review: unknown): Buffer {
@@ -329,31 +340,38 @@ function bodyOf(review: unknown): Buffer {
 // ---------------------------------------------------------------------------------------------
 
 describe('POST /mutate under generated and mangled reviews', () => {
-  const generated = budget('generated reviews', 120, 100);
+  beforeEach(resetSeen);
+
+  const generated = budget('generated reviews', 400, 100);
   it('answers generated Pod reviews (any image strings, odd metadata) with a 200 whose patch applies and touches only images, the pull secret and the annotation', { timeout: generated.timeoutMs }, async () => {
     await fc.assert(
       fc.asyncProperty(reviewArb, async (review) => checkAnswer(bodyOf(review), true)),
       generated.params,
     );
+    expect(seen.patched, 'generated reviews that got a patch').toBeGreaterThan(generated.params.numRuns / 5);
+    expect(seen.admitted, 'generated reviews admitted unchanged').toBeGreaterThan(0);
   });
 
-  const envelope = budget('wrong types in the envelope', 200, 100);
+  const envelope = budget('wrong types in the envelope', 500, 100);
   it('answers a wrong type at any field it reads with the refusal decodeReview names, or admits', { timeout: envelope.timeoutMs }, async () => {
     await fc.assert(
       fc.asyncProperty(mangled(ENVELOPE_PATHS, wrongValue, 3, false), async ({ review }) => checkAnswer(bodyOf(review), false)),
       envelope.params,
     );
+    expect(seen.refused, 'mangled reviews refused').toBeGreaterThan(envelope.params.numRuns / 4);
+    expect(seen.patched, 'mangled reviews still patched').toBeGreaterThan(0);
   });
 
-  const inner = budget('wrong types inside the Pod', 150, 100);
+  const inner = budget('wrong types inside the Pod', 400, 100);
   it('admits a review whose Pod, or anything it does not read, holds wrong types, control characters and prototype keys', { timeout: inner.timeoutMs }, async () => {
     await fc.assert(
       fc.asyncProperty(mangled(INNER_PATHS, wrongValue, 4, true), async ({ review, admissible }) => checkAnswer(bodyOf(review), admissible)),
       inner.params,
     );
+    expect(seen.patched, 'reviews with odd Pods that got a patch').toBeGreaterThan(inner.params.numRuns / 10);
   });
 
-  const heavy = budget('deep, huge and prototype-keyed values', 25, 1_000);
+  const heavy = budget('deep, huge and prototype-keyed values', 50, 1_000);
   it('answers reviews with values nested 50,000 deep, arrays of 200,000 items and prototype-named keys anywhere', { timeout: heavy.timeoutMs }, async () => {
     const arbitrary = fc.oneof(mangled(ENVELOPE_PATHS, heavyValue, 1, false), mangled(INNER_PATHS, heavyValue, 2, true));
     await fc.assert(
@@ -366,9 +384,17 @@ describe('POST /mutate under generated and mangled reviews', () => {
   // nested deeper than the stack can follow (about 7,000 levels; 50,000 here), e.g. a container's args.
   it('admits a Pod holding an array nested 50,000 deep with its image proxied, not unchanged after an internal error', async () => {
     await checkAnswer(bodyOf(withValue(reviewOf('quay.io/acme/web:1'), ['request', 'object', 'spec', 'containers', '0', 'args'], deepArray(50_000))), true);
+    expect(seen.patched).toBe(1);
   });
 
-  const bytes = budget('bodies that are not reviews', 150, 60);
+  // The same, through the size of the annotation's previous value when it is not a string.
+  it('admits a Pod whose original-images annotation is an object nested 20,000 deep with its image proxied', async () => {
+    const deepObject = new RawJson(`${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`, 'object 20000 deep');
+    await checkAnswer(bodyOf(withValue(reviewOf('quay.io/acme/web:1'), ['request', 'object', 'metadata'], { name: 'p', annotations: { 'pullgate.dev/original-images': deepObject } })), true);
+    expect(seen.patched).toBe(1);
+  });
+
+  const bytes = budget('bodies that are not reviews', 400, 60);
   it('refuses bodies that are not reviews (truncated, bit-flipped, noise, invalid UTF-8, other JSON) with a 4xx naming why', { timeout: bytes.timeoutMs }, async () => {
     const body = fc.oneof(
       fc.tuple(reviewArb, fc.nat()).map(([review, at]) => {
@@ -388,9 +414,10 @@ describe('POST /mutate under generated and mangled reviews', () => {
       fc.asyncProperty(body, async (b) => checkAnswer(b, false)),
       bytes.params,
     );
+    expect(seen.refused, 'bodies refused').toBeGreaterThan(bytes.params.numRuns / 2);
   });
 
-  const burst = budget('concurrent reviews', 6, 3_000);
+  const burst = budget('concurrent reviews', 12, 3_000);
   it('answers 24 reviews at once, mangled or not, each within the deadline', { timeout: burst.timeoutMs }, async () => {
     const any = fc.oneof(reviewArb.map((review) => ({ review, admissible: true })), mangled(ENVELOPE_PATHS, wrongValue, 2, false), mangled(INNER_PATHS, wrongValue, 2, true));
     await fc.assert(

@@ -37,13 +37,13 @@ export interface Budget {
 
 /**
  * The runs and seed of one property. Normal suite: `runs` runs from a fixed seed. `npm run fuzz`
- * (FUZZ=long): LONG_FACTOR times as many from a random seed, printed so a failure can be replayed.
- * FUZZ_RUNS and FUZZ_SEED override either (FUZZ_PATH, with FUZZ_SEED, replays the one case
- * fast-check names after a failure).
+ * (FUZZ=long): `longRuns` (default LONG_FACTOR times as many) from a random seed, printed so a
+ * failure can be replayed. FUZZ_RUNS and FUZZ_SEED override either (FUZZ_PATH, with FUZZ_SEED,
+ * replays the one case fast-check names after a failure).
  */
-export function budget(name: string, runs: number, msPerRun: number): Budget {
+export function budget(name: string, runs: number, msPerRun: number, longRuns = runs * LONG_FACTOR): Budget {
   const long = process.env.FUZZ === 'long';
-  const numRuns = envInteger('FUZZ_RUNS') ?? (long ? runs * LONG_FACTOR : runs);
+  const numRuns = envInteger('FUZZ_RUNS') ?? (long ? longRuns : runs);
   const seed = envInteger('FUZZ_SEED') ?? (long ? (Math.random() * 2 ** 31) | 0 : FIXED_SEED);
   const path = process.env.FUZZ_SEED && process.env.FUZZ_PATH ? process.env.FUZZ_PATH : undefined;
   if (long || process.env.FUZZ_SEED || process.env.FUZZ_RUNS) {
@@ -103,11 +103,13 @@ export const imageString = fc.oneof(
 
 /** JSON text inserted as it is: nesting too deep to stringify, numbers out of range, duplicates. */
 export class RawJson {
-  constructor(
-    readonly text: string,
-    /** How fast-check shows it in a counterexample, instead of 100,000 brackets. */
-    readonly label: string,
-  ) {}
+  readonly text: string;
+  /** How fast-check shows it in a counterexample, instead of 100,000 brackets. */
+  readonly label: string;
+  constructor(text: string, label: string) {
+    this.text = text;
+    this.label = label;
+  }
   [fc.toStringMethod](): string {
     return `raw(${this.label})`;
   }
@@ -115,7 +117,10 @@ export class RawJson {
 
 /** An object written with its members in order, repeated and prototype-named keys included. */
 export class JsonMembers {
-  constructor(readonly members: ReadonlyArray<readonly [string, unknown]>) {}
+  readonly members: ReadonlyArray<readonly [string, unknown]>;
+  constructor(members: ReadonlyArray<readonly [string, unknown]>) {
+    this.members = members;
+  }
 }
 
 /** `[[[…]]]` nested `depth` deep. */
