@@ -47,6 +47,9 @@ export function copiedCredential(options: CopiedCredentialOptions): CredentialSo
     fieldSelector,
     list: (signal) => core.listNamespacedSecret({ namespace, fieldSelector }, signalOptions(signal)),
     onChange: () => options.onChange(),
+    // The list's objects fire their change events before the cache counts as synced, while
+    // current() still answers "not read yet": the moment it can answer is a change too.
+    onSynced: () => options.onChange(),
     logger: options.logger,
   });
   return {

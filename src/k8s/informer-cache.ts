@@ -10,7 +10,11 @@ export interface InformerCacheOptions<T extends KubernetesObject> {
   /** The list call; it must honour `signal`, so a hung API server cannot hold it forever. */
   list(signal: AbortSignal): Promise<KubernetesListObject<T>>;
   fieldSelector?: string;
-  /** Called after the cache changed for this object (added, updated, or deleted). */
+  /**
+   * Called after the cache changed for this object (added, updated, or deleted). The first list's
+   * objects arrive before the cache is synced; a user that reads the cache only once synced
+   * reacts to onSynced as well.
+   */
   onChange(object: T): void;
   /** Called once, when the first list has completed. */
   onSynced?(): void;

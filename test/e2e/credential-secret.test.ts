@@ -57,14 +57,14 @@ describe.skipIf(unavailable)('a pull secret copied from credentials.dockerConfig
 
   it('copies the Secret as-is into the namespaces served, and follows it when it changes', async () => {
     const { client } = e2e();
-    const copied = await eventually(`pull secret in ${APP}`, async () => (await pullSecret(client, APP)) ?? undefined, 30_000);
+    const copied = await eventually(`pull secret in ${APP}`, async () => (await pullSecret(client, APP)) ?? undefined, { timeoutMs: 30_000, watch: [instance!.process] });
     expect(copied.type).toBe('kubernetes.io/dockerconfigjson');
     expect(copied.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'pullgate' });
     expect(copied.data!['.dockerconfigjson']).toBe(dockerConfig('first-token'));
 
     const changed = Date.now();
     await client.kubectl(['patch', 'secret', SOURCE, '-n', HOME, '--type=merge', '-p', JSON.stringify({ data: { '.dockerconfigjson': dockerConfig('second-token') } })]);
-    await eventually('the copy to follow the source', async () => (await pullSecret(client, APP))?.data?.['.dockerconfigjson'] === dockerConfig('second-token') || undefined, 15_000);
+    await eventually('the copy to follow the source', async () => (await pullSecret(client, APP))?.data?.['.dockerconfigjson'] === dockerConfig('second-token') || undefined, { timeoutMs: 15_000, watch: [instance!.process] });
     console.log(`[figure] credential Secret changed → copies updated: ${Date.now() - changed} ms`);
   });
 });
