@@ -57,7 +57,7 @@ export function capWarnings(warnings: string[]): string[] {
 
 /**
  * `POST /mutate`, kept off express's router and body parser: this is the hot path, and the two
- * together cost about two thirds of its throughput (see DESIGN.md, performance facts).
+ * together cost about two thirds of its throughput (`bench/admission-throughput.ts` measures it).
  *
  * Memory is bounded twice: one review by `bodyLimit`, all of them together by `maxInFlightBytes`
  * (a review's Content-Length, or the limit for one without, is held from its headers until its

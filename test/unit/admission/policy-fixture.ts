@@ -9,7 +9,7 @@ export function prefixes(...entries: string[]): RegistryPrefix[] {
   });
 }
 
-/** The policy of DESIGN.md's example configuration. */
+/** The policy of CONTRACT.md's example configuration. */
 export const POLICY: MutationPolicy = {
   rewrite: { proxyDomain: 'proxy.example.com', appSlug: 'my-app', privateRegistries: prefixes('quay.io/acme', 'docker.io/acme', '123456789012.dkr.ecr.us-east-1.amazonaws.com') },
   registryDomain: 'registry.example.com',

@@ -52,7 +52,7 @@ export function writeLicense(dir: string, fields: LicenseFields = {}, name = 'li
   return path;
 }
 
-/** The example configuration of DESIGN.md, pointing at `licenseFile`; `overrides` replace top-level keys (undefined deletes). */
+/** The example configuration of CONTRACT.md, pointing at `licenseFile`; `overrides` replace top-level keys (undefined deletes). */
 export function configObject(licenseFile: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const base: Record<string, unknown> = {
     proxyDomain: 'proxy.example.com',
