@@ -1,13 +1,28 @@
-// SECURITY.md names the test behind every claim: those tests must exist, with those titles.
+// SECURITY.md names the test behind every claim, CONTRACT.md the tests behind each rule: those
+// tests must exist, with the titles quoted.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const text = readFileSync(`${ROOT}SECURITY.md`, 'utf8');
+const read = (doc: string) => readFileSync(`${ROOT}${doc}`, 'utf8');
+const testPaths = (text: string) => [...new Set([...text.matchAll(/`(test\/[^`]+)`/g)].map((m) => m[1]!))];
+
+describe('CONTRACT.md', () => {
+  const paths = testPaths(read('CONTRACT.md'));
+
+  it('names tests for its rules', () => {
+    expect(paths.length).toBeGreaterThan(10);
+  });
+
+  it.each(paths)('names %s, which exists', (path) => {
+    expect(existsSync(`${ROOT}${path}`)).toBe(true);
+  });
+});
 
 describe('SECURITY.md', () => {
-  const paths = [...new Set([...text.matchAll(/`(test\/[^`]+)`/g)].map((m) => m[1]!))];
+  const text = read('SECURITY.md');
+  const paths = testPaths(text);
 
   it('names tests for its claims', () => {
     expect(paths.length).toBeGreaterThan(10);
