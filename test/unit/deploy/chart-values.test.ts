@@ -109,7 +109,7 @@ describe.skipIf(helmUnavailable)("the chart's values", () => {
     }
     const platform = render(merged(BASE, { securityContext: { runAsUser: null, runAsGroup: null } })).one('Deployment').spec.template.spec.securityContext;
     expect(platform).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(render(BASE).one('Deployment').spec.template.spec.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
+    expect(render(BASE).one('Deployment').spec.template.spec.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532 });
   });
 
   it('renders the Deployment from its values: replicas, spread, disruption budget, resources, priority, image, scheduling', () => {

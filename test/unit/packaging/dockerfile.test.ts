@@ -167,11 +167,11 @@ function imageEnv(home: string): Record<string, string> {
   return env;
 }
 
-/** ENTRYPOINT + `argv`, with the entrypoint's `node` being this Node 24 (the image's is the same major). */
+/** ENTRYPOINT + `argv`, with the entrypoint's node (distroless: /nodejs/bin/node) being this Node 24, the same major. */
 function entrypointCommand(argv: string[]): { file: string; argv: string[] } {
-  expect(entrypoint.execForm, 'ENTRYPOINT in exec form, so signals reach node').toBe(true);
+  expect(entrypoint.execForm, 'ENTRYPOINT in exec form, so signals reach node (and the image has no shell)').toBe(true);
   const [program, ...rest] = entrypoint.values;
-  expect(program).toBe('node');
+  expect(program).toBe('/nodejs/bin/node');
   return { file: process.execPath, argv: [...rest, ...argv] };
 }
 
@@ -180,14 +180,18 @@ function entrypointCommand(argv: string[]): { file: string; argv: string[] } {
 describe('Dockerfile: Node.js version', () => {
   const runtimeMajor = major(process.versions.node);
 
-  it('builds and runs on node:<major> images of the same major as the test runtime, the pinned node devDependency and engines.node', () => {
+  it('builds on a node:<major> image and runs on distroless nodejs<major>, the major of the test runtime, the pinned node devDependency and engines.node', () => {
     const external = stages.filter((s) => !stages.some((other) => other.name === s.image));
-    expect(external.length).toBeGreaterThan(0);
-    for (const stage of external) {
+    expect(external.length).toBeGreaterThan(1);
+    for (const stage of external.slice(0, -1)) {
       const m = /^(?:docker\.io\/)?(?:library\/)?node:(\d+)(?:[.-].*)?(?:@sha256:[0-9a-f]{64})?$/.exec(stage.image);
       expect(m, `FROM ${stage.image} is a node:<major> image`).not.toBeNull();
       expect(Number(m![1]), `FROM ${stage.image}`).toBe(runtimeMajor);
     }
+    // The runtime: no shell, no package manager; only node and what it links.
+    const runtime = /^gcr\.io\/distroless\/nodejs(\d+)-debian\d+(?::nonroot)?(?:@sha256:[0-9a-f]{64})?$/.exec(finalStage.image);
+    expect(runtime, `FROM ${finalStage.image} is a distroless nodejs<major> image`).not.toBeNull();
+    expect(Number(runtime![1]), `FROM ${finalStage.image}`).toBe(runtimeMajor);
     expect(major(pkg.devDependencies.node!), 'package.json devDependencies.node').toBe(runtimeMajor);
     expect(major(lock.packages['node_modules/node']!.version!), 'package-lock.json node_modules/node').toBe(runtimeMajor);
   });
