@@ -6,7 +6,8 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { buildProgram, type PreviewFlags, type ServeFlags } from './cli/program.ts';
 import { PreviewInputError, previewStream } from './cli/preview.ts';
 import { mutationPolicy, pullSecretSpec } from './admission/policy.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError } from './config/config-error.ts';
+import { loadConfig } from './config/load.ts';
 import { namespaceScope } from './k8s/namespace-scope.ts';
 
 const EXIT_CONFIG = 1;

@@ -1,4 +1,5 @@
-import type { EffectiveSettings, PullgateConfig } from '../config.ts';
+import type { EffectiveSettings } from '../config/license-settings.ts';
+import type { PullgateConfig } from '../config/schema.ts';
 import type { PullSecretSpec } from '../k8s/pull-secret-manifest.ts';
 import type { License } from '../license/license.ts';
 import type { MutationPolicy } from './mutate-pod.ts';

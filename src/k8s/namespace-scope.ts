@@ -1,4 +1,4 @@
-import type { NamespaceConfig } from '../config.ts';
+import type { NamespaceConfig } from '../config/schema.ts';
 
 /** Namespaces pullgate never serves, whatever the configuration says: a restart could wait on itself. */
 export const ALWAYS_EXCLUDED_NAMESPACES: readonly string[] = Object.freeze(['kube-system']);

@@ -1,7 +1,8 @@
 import type { AdmissionContext } from '../admission/admit.ts';
 import type { MutationPolicy } from '../admission/mutate-pod.ts';
 import { mutationPolicy, pullSecretSpec } from '../admission/policy.ts';
-import { effectiveSettings, type EffectiveSettings, type LoadedConfig } from '../config.ts';
+import { effectiveSettings, type EffectiveSettings } from '../config/license-settings.ts';
+import type { LoadedConfig } from '../config/load.ts';
 import { derivedDockerConfigJsonBase64 } from '../k8s/pull-secret-manifest.ts';
 import { expiryWarning, type License } from '../license/license.ts';
 import { withDeadline } from '../util/with-deadline.ts';

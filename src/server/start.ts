@@ -4,7 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { loadConfig } from '../config.ts';
+import { loadConfig } from '../config/load.ts';
 import { DEFAULT_LEASE_NAME } from '../k8s/access-policy.ts';
 import { admissionPullSecret } from '../k8s/admission-pull-secret.ts';
 import { ApiCallBudget } from '../k8s/api-call-budget.ts';

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify, parse } from 'yaml';
-import { validateConfig } from '../../../src/config.ts';
+import { validateConfig } from '../../../src/config/schema.ts';
 import { namespaceScope, type NamespaceScope } from '../../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
 import { createCertificateAuthority, issueServingCert } from '../../../src/tls/certificates.ts';

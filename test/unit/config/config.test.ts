@@ -1,16 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  DEFAULT_OPT_IN_LABEL,
-  DEFAULT_PROXY_DOMAIN,
-  DEFAULT_REGISTRY_DOMAIN,
-  checkConfig,
-  effectiveSettings,
-  loadConfig,
-  validateConfig,
-  type PullgateConfig,
-} from '../../../src/config.ts';
+import { ConfigError } from '../../../src/config/config-error.ts';
+import { DEFAULT_PROXY_DOMAIN, effectiveSettings } from '../../../src/config/license-settings.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { DEFAULT_OPT_IN_LABEL, DEFAULT_REGISTRY_DOMAIN, checkConfig, validateConfig, type PullgateConfig } from '../../../src/config/schema.ts';
 import { parseLicense, type License } from '../../../src/license/license.ts';
 import { LICENSE_ID, configObject, licenseYaml, tempDir, writeConfig, writeLicense, type LicenseFields } from '../helpers/fixtures.ts';
 

@@ -2,7 +2,7 @@
 // the configuration values pullgate itself would refuse at start), the rules that span values
 // refuse with a message saying what to set, and each optional part renders as documented.
 import { describe, expect, it } from 'vitest';
-import { checkConfig } from '../../../src/config.ts';
+import { checkConfig } from '../../../src/config/schema.ts';
 import { expectAgreement } from './agreement.ts';
 import { helmUnavailable, refusal, render } from './helm.ts';
 

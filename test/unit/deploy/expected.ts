@@ -1,7 +1,8 @@
 // What pullgate's own TypeScript renders for the configuration a chart rendering carries in its
 // ConfigMap: the webhook configuration, the RBAC and the write guard the chart must agree with.
 import { parse } from 'yaml';
-import { checkConfig, effectiveSettings, type PullgateConfig } from '../../../src/config.ts';
+import { effectiveSettings } from '../../../src/config/license-settings.ts';
+import { checkConfig, type PullgateConfig } from '../../../src/config/schema.ts';
 import { DEFAULT_LEASE_NAME, rbacManifests, writeGuardManifests, type AccessPolicySettings } from '../../../src/k8s/access-policy.ts';
 import { namespaceScope } from '../../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';

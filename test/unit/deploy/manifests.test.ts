@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { checkConfig } from '../../../src/config.ts';
+import { checkConfig } from '../../../src/config/schema.ts';
 import { DEPLOY_NAMESPACE } from '../../../scripts/render-deploy.ts';
 
 const path = (file: string) => fileURLToPath(new URL(`../../../deploy/${file}`, import.meta.url));

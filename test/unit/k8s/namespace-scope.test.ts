@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NamespaceConfig } from '../../../src/config.ts';
+import type { NamespaceConfig } from '../../../src/config/schema.ts';
 import { namespaceScope } from '../../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
 

@@ -1,7 +1,9 @@
 // The live settings (configuration fixed at start, license swapped while running) and the
 // admission context built on them.
 import { describe, expect, it } from 'vitest';
-import { effectiveSettings, validateConfig, type LoadedConfig } from '../../../src/config.ts';
+import { effectiveSettings } from '../../../src/config/license-settings.ts';
+import type { LoadedConfig } from '../../../src/config/load.ts';
+import { validateConfig } from '../../../src/config/schema.ts';
 import { parseLicense } from '../../../src/license/license.ts';
 import { admissionContext, liveSettings } from '../../../src/server/admission-state.ts';
 import { AUTH, licenseYaml, type LicenseFields } from '../helpers/fixtures.ts';
