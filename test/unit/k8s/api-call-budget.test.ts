@@ -1,15 +1,13 @@
 // The bound on Kubernetes API calls: refused past the limit, aborted at the deadline, counted
 // until they really end; and, against a stub API server that never answers, a real CoreV1Api call
 // given signalOptions() rejects at the deadline and closes its connection.
-import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiCallBudget, signalOptions } from '../../../src/k8s/api-call-budget.ts';
 import { ApiCallError } from '../../../src/k8s/api-error.ts';
 import { withDeadline } from '../../../src/util/with-deadline.ts';
-import { tempDir } from '../helpers/fixtures.ts';
-import { startKubeStub, type KubeStub } from '../helpers/kube-stub.ts';
-import { generateTls } from '../helpers/tls.ts';
+import type { KubeStub } from '../helpers/kube-stub.ts';
+import { startStubClient, type StubClient } from '../helpers/stub-client.ts';
 
 // Key generation and TLS handshakes, on a busy machine.
 vi.setConfig({ testTimeout: 20_000, hookTimeout: 30_000 });
@@ -152,21 +150,15 @@ describe('ApiCallBudget', () => {
 });
 
 describe('signalOptions with a real CoreV1Api', () => {
-  let dir: ReturnType<typeof tempDir>;
+  let client: StubClient;
   let stub: KubeStub;
   let core: CoreV1Api;
 
   beforeAll(async () => {
-    dir = tempDir();
-    stub = await startKubeStub(generateTls(dir.path));
-    const kc = new KubeConfig();
-    kc.loadFromFile(stub.writeKubeconfig(join(dir.path, 'kubeconfig')));
-    core = kc.makeApiClient(CoreV1Api);
+    client = await startStubClient();
+    ({ stub, core } = client);
   });
-  afterAll(async () => {
-    await stub.close();
-    dir.remove();
-  });
+  afterAll(() => client.close());
 
   it('leaves an answered call working', async () => {
     stub.secrets.set('team-a/s', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'team-a' } });

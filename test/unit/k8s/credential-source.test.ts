@@ -3,44 +3,33 @@
 // order in which the list, the watch and the callers' own start-up happen. The cache's objects
 // arrive (and fire their change events) before the watch is connected and the cache is synced;
 // a callback seen only then would leave the reconciler holding "not read yet" until its resync.
-import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { copiedCredential, type Credential } from '../../../src/k8s/credential-source.ts';
 import { eventually } from '../../support/eventually.ts';
-import { tempDir } from '../helpers/fixtures.ts';
-import { startKubeStub, type KubeStub } from '../helpers/kube-stub.ts';
 import { captureLogs } from '../helpers/logs.ts';
-import { generateTls } from '../helpers/tls.ts';
+import { startStubClient, type StubClient } from '../helpers/stub-client.ts';
 
 vi.setConfig({ testTimeout: 20_000, hookTimeout: 30_000 });
 
 const DATA = Buffer.from(JSON.stringify({ auths: { 'proxy.example.com': { auth: 'dmVuZG9yOnRva2Vu' } } })).toString('base64');
 
 describe('copiedCredential', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let stub: KubeStub;
-  let kc: KubeConfig;
+  let client: StubClient;
 
   beforeAll(async () => {
-    dir = tempDir();
-    stub = await startKubeStub(generateTls(dir.path));
-    kc = new KubeConfig();
-    kc.loadFromFile(stub.writeKubeconfig(join(dir.path, 'kubeconfig')));
+    client = await startStubClient();
   });
-  afterAll(async () => {
-    await stub.close();
-    dir.remove();
-  });
+  afterAll(() => client.close());
 
   it('calls back once the credential can be read, even when the watch connects after the list', async () => {
+    const { stub } = client;
     stub.secrets.set('home/vendor-pull', { type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': DATA } });
     // The watch is held back: the list is in, its objects are cached, the cache is not yet synced.
     stub.intercept = (call) => (call.watch ? 'hang' : undefined);
     const seen: Credential[] = [];
     const source = copiedCredential({
-      kubeConfig: kc,
-      core: kc.makeApiClient(CoreV1Api),
+      kubeConfig: client.kubeConfig,
+      core: client.core,
       namespace: 'home',
       name: 'vendor-pull',
       logger: captureLogs().logger,

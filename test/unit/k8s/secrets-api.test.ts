@@ -2,15 +2,14 @@
 // as "absent", and every failure turned into an ApiCallError that names the call, the object, the
 // status and the Status reason, and nothing the API server said besides.
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiCallBudget } from '../../../src/k8s/api-call-budget.ts';
 import { ApiCallError } from '../../../src/k8s/api-error.ts';
 import { kubeSecretsApi, type SecretsApi } from '../../../src/k8s/secrets-api.ts';
-import { AUTH, LICENSE_ID, tempDir } from '../helpers/fixtures.ts';
-import { kubeStatus, startKubeStub, type KubeStub } from '../helpers/kube-stub.ts';
-import { generateTls } from '../helpers/tls.ts';
+import { AUTH, LICENSE_ID } from '../helpers/fixtures.ts';
+import { kubeStatus, type KubeStub } from '../helpers/kube-stub.ts';
+import { startStubClient, type StubClient } from '../helpers/stub-client.ts';
 
 vi.setConfig({ testTimeout: 20_000, hookTimeout: 30_000 });
 
@@ -36,17 +35,14 @@ async function failure(promise: Promise<unknown>): Promise<ApiCallError> {
 }
 
 describe('kubeSecretsApi', () => {
-  let dir: ReturnType<typeof tempDir>;
+  let client: StubClient;
   let stub: KubeStub;
   let core: CoreV1Api;
   let api: SecretsApi;
 
   beforeAll(async () => {
-    dir = tempDir();
-    stub = await startKubeStub(generateTls(dir.path));
-    const kc = new KubeConfig();
-    kc.loadFromFile(stub.writeKubeconfig(join(dir.path, 'kubeconfig')));
-    core = kc.makeApiClient(CoreV1Api);
+    client = await startStubClient();
+    ({ stub, core } = client);
     api = kubeSecretsApi(core, new ApiCallBudget({ maxInFlight: 4, deadlineMs: 10_000 }));
   });
   afterEach(() => {
@@ -54,10 +50,7 @@ describe('kubeSecretsApi', () => {
     stub.calls.length = 0;
     stub.secrets.clear();
   });
-  afterAll(async () => {
-    await stub.close();
-    dir.remove();
-  });
+  afterAll(() => client.close());
 
   it('reads a missing secret as undefined, creates, reads, replaces and deletes with preconditions', async () => {
     await expect(api.read('team-a', 's')).resolves.toBeUndefined();
