@@ -16,7 +16,7 @@ export function grammarTestLiterals(): string[] {
   for (const file of readdirSync(IMAGE_TESTS).filter((f) => f.endsWith('.test.ts'))) {
     const source = readFileSync(join(IMAGE_TESTS, file), 'utf8');
     for (const m of source.matchAll(/'((?:[^'\\\n]|\\.)*)'/g)) literals.add(m[1]!.replace(/\\(.)/g, '$1'));
-    for (const m of source.matchAll(/`([^`$\\]*)`/g)) literals.add(m[1]!);
+    for (const m of source.matchAll(/`([^`$\\\n]*)`/g)) literals.add(m[1]!);
   }
   return [...literals];
 }
