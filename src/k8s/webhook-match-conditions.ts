@@ -157,3 +157,14 @@ export function prefilterInput(config: Pick<PullgateConfig, 'privateRegistries' 
   const proxyDomains = config.proxyDomain !== undefined ? [config.proxyDomain.toLowerCase()] : licenseText !== undefined ? licenseProxyDomains(licenseText) : undefined;
   return { privateRegistries: config.privateRegistries, registryDomain: config.registryDomain, proxyDomains };
 }
+
+/**
+ * Every rendering of the conditions that is right for this configuration and License document: the
+ * one naming the license's proxy domains (the configured proxyDomain, or a chart given the license
+ * inline) and, without a configured proxyDomain, the broader one a chart renders when the license
+ * is in an existing Secret. For comparing a live webhook with the configuration.
+ */
+export function acceptableMatchConditions(config: Pick<PullgateConfig, 'privateRegistries' | 'registryDomain' | 'proxyDomain'>, licenseText: string): V1MatchCondition[][] {
+  const known = webhookMatchConditions(prefilterInput(config, licenseText));
+  return config.proxyDomain !== undefined ? [known] : [known, webhookMatchConditions(prefilterInput(config))];
+}

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRegistryPrefix } from '../../../src/image/registry-prefix.ts';
 import {
+  acceptableMatchConditions,
   LONGEST_REFERENCE,
   licenseProxyDomains,
   prefilterInput,
@@ -49,6 +50,16 @@ describe('the prefilter pattern', () => {
     expect(licenseProxyDomains(license)).toEqual(['a.example.com', 'proxy.replicated.com', 'top.example.com']);
     expect(licenseProxyDomains('{{not yaml')).toEqual(['proxy.replicated.com']);
     expect(prefilterInput({ privateRegistries: [], registryDomain: 'r.io', proxyDomain: 'P.io' }, license).proxyDomains).toEqual(['p.io']);
+  });
+
+  it("accepts, for comparing a live webhook, the rendering from the license's domains and, without a proxyDomain, the broader one", () => {
+    const license = 'spec:\n  replicatedProxyDomain: p.example.com\n';
+    const base = { privateRegistries: prefixes('quay.io/acme'), registryDomain: 'r.io' };
+    const [known, broad, ...none] = acceptableMatchConditions(base, license);
+    expect(none).toEqual([]);
+    expect(known![0]!.expression).toContain('|p\\.example\\.com/|proxy\\.replicated\\.com/)');
+    expect(broad).toEqual(webhookMatchConditions(prefilterInput(base)));
+    expect(acceptableMatchConditions({ ...base, proxyDomain: 'x.io' }, license)).toEqual([webhookMatchConditions(prefilterInput({ ...base, proxyDomain: 'x.io' }))]);
   });
 
   it('quotes as Go regexp.QuoteMeta does', () => {
