@@ -33,13 +33,17 @@ const found = locate();
 export const celMatchUnavailable = 'unavailable' in found ? found.unavailable : undefined;
 if (celMatchUnavailable !== undefined && isCI()) throw new Error(`CI=true: refusing to skip: ${celMatchUnavailable}`);
 
-/** Evaluates `conditions` for each Pod (as a CREATE) as the API server would with `failurePolicy`. */
-export async function evaluateMatchConditions(conditions: V1MatchCondition[], pods: readonly object[], failurePolicy: 'Fail' | 'Ignore' = 'Fail'): Promise<MatchResult[]> {
+/**
+ * Evaluates `conditions` for each Pod (as a CREATE) as the API server would with `failurePolicy`;
+ * with `compatibilityVersion` (say "1.30"), in the CEL environment of that Kubernetes version.
+ */
+export async function evaluateMatchConditions(conditions: V1MatchCondition[], pods: readonly object[], failurePolicy: 'Fail' | 'Ignore' = 'Fail', compatibilityVersion?: string): Promise<MatchResult[]> {
   if (!('binary' in found)) throw new Error(found.unavailable);
   const file = join(mkdtempSync(join(tmpdir(), 'cel-match-')), 'conditions.json');
   writeFileSync(file, JSON.stringify(conditions));
   const input = pods.map((p) => JSON.stringify(p)).join('\n') + '\n';
-  const { stdout } = await run(found.binary, [file, failurePolicy], { input, check: true, timeoutMs: 300_000 });
+  const env = compatibilityVersion === undefined ? process.env : { ...process.env, CEL_COMPATIBILITY_VERSION: compatibilityVersion };
+  const { stdout } = await run(found.binary, [file, failurePolicy], { input, env, check: true, timeoutMs: 300_000 });
   const results = stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as MatchResult);
   if (results.length !== pods.length) throw new Error(`cel-match answered ${results.length} of ${pods.length} Pods`);
   return results;

@@ -7,7 +7,8 @@
 // CONDITIONS.json: [{"name":…,"expression":…}]. Each stdin line is a Pod (JSON); each output line
 // {"matches":bool,"error":"…","cost":N} for the Pod on that line, as a CREATE. Before any Pod, each
 // condition is compiled as the API server validates a new webhook configuration (NewExpressions);
-// a compilation error exits 2 with the message.
+// a compilation error exits 2 with the message. CEL_COMPATIBILITY_VERSION=1.30 compiles and
+// evaluates with the CEL environment of that Kubernetes version instead of this release's default.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/apiserver/pkg/admission"
 	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
@@ -52,13 +54,17 @@ func main() {
 	}
 	policy := admissionregistrationv1.FailurePolicyType(os.Args[2])
 
-	compiler := plugincel.NewConditionCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	compatibility := environment.DefaultCompatibilityVersion()
+	if v := os.Getenv("CEL_COMPATIBILITY_VERSION"); v != "" {
+		compatibility = version.MustParse(v)
+	}
+	compiler := plugincel.NewConditionCompiler(environment.MustBaseEnvSet(compatibility))
 	options := plugincel.OptionalVariableDeclarations{HasParams: false, HasAuthorizer: true}
 	accessors := make([]plugincel.ExpressionAccessor, len(conditions))
 	for i, c := range conditions {
 		accessors[i] = &matchconditions.MatchCondition{Name: c.Name, Expression: c.Expression}
 		// As validation compiles a condition a new configuration brings.
-		checked := plugincel.NewCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion())).CompileCELExpression(accessors[i], options, environment.NewExpressions)
+		checked := plugincel.NewCompiler(environment.MustBaseEnvSet(compatibility)).CompileCELExpression(accessors[i], options, environment.NewExpressions)
 		if checked.Error != nil {
 			fmt.Fprintf(os.Stderr, "condition %q: %v\n", c.Name, checked.Error)
 			os.Exit(2)

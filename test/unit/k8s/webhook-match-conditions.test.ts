@@ -92,6 +92,13 @@ describe.skipIf(celMatchUnavailable)('the prefilter cost, as the API server coun
     expect(overCap!.cost).toBeLessThan(100);
   });
 
+  it('compiles and decides the same in the CEL environment of Kubernetes 1.30, the oldest the chart supports', async () => {
+    const pods = [pod({ containers: containers(['quay.io/acme/web:1']) }), pod({ containers: containers(['nginx:1.27']), volumes: [{ name: 'v', image: { reference: 'acme/data:1' } }] }), pod({ containers: containers(['nginx']) })];
+    const results = await evaluateMatchConditions(conditions, pods, 'Fail', '1.30');
+    expect(results.map((r) => [r.matches, r.error])).toEqual([[true, undefined], [true, undefined], [false, undefined]]);
+    expect(results).toEqual(await evaluateMatchConditions(conditions, pods));
+  });
+
   it('matches a 10,000-container Pod and a 1 MB image at once, without an error, under either failure policy', async () => {
     for (const policy of ['Fail', 'Ignore'] as const) {
       const results = await evaluateMatchConditions(conditions, [
