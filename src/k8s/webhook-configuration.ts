@@ -1,13 +1,18 @@
-import type { V1MutatingWebhookConfiguration, V1MutatingWebhook, AdmissionregistrationV1WebhookClientConfig, V1LabelSelectorRequirement } from '@kubernetes/client-node';
+import type { V1MutatingWebhookConfiguration, V1MutatingWebhook, AdmissionregistrationV1WebhookClientConfig, V1LabelSelectorRequirement, V1MatchCondition } from '@kubernetes/client-node';
 import { INJECT_LABEL, OPT_OUT_VALUE } from '../admission/labels.ts';
 import type { NamespaceScope } from './namespace-scope.ts';
 
 export interface WebhookConfigurationOptions {
   name?: string;
   clientConfig: AdmissionregistrationV1WebhookClientConfig;
-  /** `Ignore` (default): if pullgate is down, Pods are admitted unchanged rather than blocked. */
+  /**
+   * While pullgate is unreachable: `Fail` (default) refuses the Pods the match conditions send it,
+   * which cannot pull without it anyway, and their controllers retry; `Ignore` admits them unchanged.
+   */
   failurePolicy?: 'Ignore' | 'Fail';
   timeoutSeconds?: number;
+  /** The prefilter (webhook-match-conditions.ts): only Pods it matches reach pullgate. None: every Pod in scope. */
+  matchConditions?: V1MatchCondition[];
 }
 
 const NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -18,7 +23,7 @@ function webhook(name: string, requirements: V1LabelSelectorRequirement[], match
     clientConfig: o.clientConfig,
     admissionReviewVersions: ['v1', 'v1beta1'],
     sideEffects: 'NoneOnDryRun',
-    failurePolicy: o.failurePolicy ?? 'Ignore',
+    failurePolicy: o.failurePolicy ?? 'Fail',
     matchPolicy: 'Equivalent',
     // Sidecars added by later webhooks are rewritten too.
     reinvocationPolicy: 'IfNeeded',
@@ -35,6 +40,7 @@ function webhook(name: string, requirements: V1LabelSelectorRequirement[], match
     namespaceSelector: { ...(matchLabels ? { matchLabels } : {}), matchExpressions: requirements },
     // Pods that opt out never reach pullgate at all.
     objectSelector: { matchExpressions: [{ key: INJECT_LABEL, operator: 'NotIn', values: [OPT_OUT_VALUE] }] },
+    ...(o.matchConditions ? { matchConditions: o.matchConditions } : {}),
   };
 }
 

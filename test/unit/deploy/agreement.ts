@@ -9,7 +9,7 @@ export function expectAgreement(
   rendered: Rendered,
   namespace: string,
   name: string,
-  webhook: { failurePolicy: 'Ignore' | 'Fail'; timeoutSeconds: number } = { failurePolicy: 'Ignore', timeoutSeconds: 10 },
+  webhook: { failurePolicy: 'Ignore' | 'Fail'; timeoutSeconds: number } = { failurePolicy: 'Fail', timeoutSeconds: 10 },
 ): Expected {
   const expected = expectedFor(rendered, namespace, name, webhook);
 

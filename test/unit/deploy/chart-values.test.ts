@@ -79,7 +79,7 @@ describe.skipIf(helmUnavailable)("the chart's values", () => {
       pullSecret: { name: 'acme.registry' },
       webhook: { timeoutSeconds: 30 },
     });
-    const { config } = expectAgreement(render(values), 'acme-system', 'acme-pullgate', { failurePolicy: 'Ignore', timeoutSeconds: 30 });
+    const { config } = expectAgreement(render(values), 'acme-system', 'acme-pullgate', { failurePolicy: 'Fail', timeoutSeconds: 30 });
     expect(config).toMatchObject({ appSlug: 'my_app-2', proxyDomain: 'localhost:5000', registryDomain: 'registry.example.com:8443', pullSecretName: 'acme.registry' });
     expect(config.privateRegistries.map((p) => [p.host, ...p.pathSegments].join('/'))).toEqual(['123456789012.dkr.ecr.us-east-1.amazonaws.com', 'localhost/acme', 'docker.io/acme', '10.1.2.3/team']);
     expect(config.namespaces).toMatchObject({ additional: ['monitoring', 'a'], optInLabel: { key: 'example.com/serve', value: '' }, exclude: ['kube-system', 'legacy'] });

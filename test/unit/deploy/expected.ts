@@ -6,6 +6,7 @@ import { checkConfig, type PullgateConfig } from '../../../src/config/schema.ts'
 import { DEFAULT_LEASE_NAME, rbacManifests, writeGuardManifests, type AccessPolicySettings } from '../../../src/k8s/access-policy.ts';
 import { namespaceScope } from '../../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
+import { prefilterInput, webhookMatchConditions } from '../../../src/k8s/webhook-match-conditions.ts';
 import type { Rendered } from './helm.ts';
 
 export interface Expected {
@@ -27,6 +28,9 @@ export function expectedFor(rendered: Rendered, namespace: string, name: string,
   const checked = checkConfig(parse(rendered.one('ConfigMap', `${name}-config`).data['config.yaml']));
   if (!checked.ok) throw new Error(`the rendered configuration is invalid: ${checked.problems.join('; ')}`);
   const config = checked.config;
+  // The License document, when the chart was given it inline (license.value): the prefilter names the proxy domains it may give.
+  const licenseSecret = rendered.all('Secret').find((s) => s.metadata.name === `${name}-license`);
+  const licenseText = licenseSecret ? Buffer.from(Object.values(licenseSecret.data as Record<string, string>)[0]!, 'base64').toString() : undefined;
   const { pullSecretName } = effectiveSettings(config, { licenseID: 'unused', appSlug: config.appSlug ?? 'licensed-app', customerName: '' });
   const settings: AccessPolicySettings = {
     namespace,
@@ -44,6 +48,7 @@ export function expectedFor(rendered: Rendered, namespace: string, name: string,
       name,
       clientConfig: { service: { namespace, name, path: '/mutate', port: 443 } },
       ...webhook,
+      matchConditions: webhookMatchConditions(prefilterInput(config, licenseText)),
     }),
   };
 }

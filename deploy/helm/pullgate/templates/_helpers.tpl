@@ -173,4 +173,88 @@ namespaces, unless "*" stands for every namespace. Both sorted and without repea
         operator: NotIn
         values:
           - disabled
+  # Nor do Pods without an image pullgate may change.
+  matchConditions:
+    - name: may-pull-privately
+      expression: |-
+        {{- include "pullgate.prefilterExpression" $root | nindent 8 }}
+{{- end -}}
+
+{{/*
+The webhook's prefilter: a CEL expression that is true for a Pod holding an image pullgate may
+change. The same text as src/k8s/webhook-match-conditions.ts renders (the unit tests compare them);
+read the reasons there. The proxy domain: proxyDomain; else every one an inline license names, and
+the default; else (a license in an existing Secret) unknown, and any image with a registry host
+matches.
+*/}}
+{{- define "pullgate.prefilterExpression" -}}
+{{- $v := .Values -}}
+{{- $hubHosts := list "docker.io" "index.docker.io" "registry-1.docker.io" -}}
+{{- $quotedHub := list -}}
+{{- range $hubHosts }}{{ $quotedHub = append $quotedHub (regexQuoteMeta .) }}{{ end -}}
+{{- $hub := printf "(?:%s)" (join "|" $quotedHub) -}}
+{{- $end := "(?:[/:@]|$)" -}}
+{{- $anyHub := printf "(?:%s/|[^/.:]+/|[^/]*$)" $hub -}}
+{{- $alternatives := list -}}
+{{- range $v.privateRegistries -}}
+{{- $parts := splitList "/" (trimSuffix "/" .) -}}
+{{- $host := lower (first $parts) -}}
+{{- $segments := rest $parts -}}
+{{- $path := regexQuoteMeta (join "/" $segments) -}}
+{{- if not (has $host $hubHosts) -}}
+{{- if $segments -}}
+{{- $alternatives = append $alternatives (printf "%s/%s%s" (regexQuoteMeta $host) $path $end) -}}
+{{- else -}}
+{{- $alternatives = append $alternatives (printf "%s/" (regexQuoteMeta $host)) -}}
+{{- end -}}
+{{- else if not $segments -}}
+{{- $alternatives = append $alternatives $anyHub -}}
+{{- else if and (eq (first $segments) "library") (eq (len $segments) 1) -}}
+{{- $alternatives = append $alternatives (printf "(?:%s/)?(?:library/|[^/]*$)" $hub) -}}
+{{- else if and (eq (first $segments) "library") (eq (len $segments) 2) -}}
+{{- $alternatives = append $alternatives (printf "(?:%s/)?(?:%s%s|%s(?:[:@]|$))" $hub $path $end (regexQuoteMeta (last $segments))) -}}
+{{- else -}}
+{{- $alternatives = append $alternatives (printf "(?:%s/)?%s%s" $hub $path $end) -}}
+{{- end -}}
+{{- end -}}
+{{- $hosts := list (lower $v.registryDomain) -}}
+{{- $proxyKnown := true -}}
+{{- if $v.proxyDomain -}}
+{{- $hosts = append $hosts (lower $v.proxyDomain) -}}
+{{- else if $v.license.value -}}
+{{- $spec := get (fromYaml $v.license.value) "spec" -}}
+{{- $named := list -}}
+{{- if kindIs "map" $spec -}}
+{{- $named = append $named (get $spec "replicatedProxyDomain") -}}
+{{- $channels := get $spec "channels" -}}
+{{- if kindIs "slice" $channels -}}
+{{- range $channels }}{{ if kindIs "map" . }}{{ $named = append $named (get . "replicatedProxyDomain") }}{{ end }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- $domains := list "proxy.replicated.com" -}}
+{{- range $named }}{{ if and (kindIs "string" .) (trim .) }}{{ $domains = append $domains (lower (trim .)) }}{{ end }}{{ end -}}
+{{- $hosts = concat $hosts ($domains | uniq | sortAlpha) -}}
+{{- else -}}
+{{- $proxyKnown = false -}}
+{{- end -}}
+{{- range $hosts -}}
+{{- if has . $hubHosts -}}
+{{- $alternatives = append $alternatives $anyHub -}}
+{{- else -}}
+{{- $alternatives = append $alternatives (printf "%s/" (regexQuoteMeta .)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $proxyKnown }}{{ $alternatives = append $alternatives "(?:[^/]*[.:][^/]*|localhost)/" }}{{ end -}}
+{{- $pattern := printf "(?i)^(?:%s)" (join "|" ($alternatives | uniq)) -}}
+{{- /* webhook-match-conditions.ts slotCap: budget 500000, ceil((520 + 1) / 10) = 53 per tenth, 20 per slot. */ -}}
+{{- $cap := div 500000 (add (mul 53 (div (add (len $pattern) 3) 4)) 20) -}}
+{{- $lists := list -}}
+{{- $images := list -}}
+{{- range list "containers" "initContainers" "ephemeralContainers" -}}
+{{- $lists = append $lists (printf "size(object.?spec.?%s.orValue([]))" .) -}}
+{{- $images = append $images (printf "object.?spec.?%s.orValue([]).map(c, c.?image.orValue(''))" .) -}}
+{{- end -}}
+{{- $lists = append $lists "size(object.?spec.?volumes.orValue([]))" -}}
+{{- $images = append $images "object.?spec.?volumes.orValue([]).map(v, v.?image.?reference.orValue(''))" -}}
+{{- printf "%s > %d ||\n(%s).exists(i, size(i) > 520 || i.matches(r'%s'))" (join " + " $lists) $cap (join " +\n  " $images) $pattern -}}
 {{- end -}}
