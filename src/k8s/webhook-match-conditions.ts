@@ -21,7 +21,8 @@
 // pays for, matches without looking further.
 import type { V1MatchCondition } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_PROXY_DOMAIN, type PullgateConfig } from '../config.ts';
+import { DEFAULT_PROXY_DOMAIN } from '../config/license-settings.ts';
+import type { PullgateConfig } from '../config/schema.ts';
 import type { RegistryPrefix } from '../image/registry-prefix.ts';
 import { getIn, isRecord } from '../util/is-record.ts';
 import { DOCKER_HUB_ALIASES, DOCKER_HUB_DOMAIN, NAME_TOTAL_LENGTH_MAX, OFFICIAL_REPO_PREFIX } from '../image/reference.ts';

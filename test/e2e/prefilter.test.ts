@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { mutatePod } from '../../src/admission/mutate-pod.ts';
-import { validateConfig } from '../../src/config.ts';
+import { validateConfig } from '../../src/config/schema.ts';
 import { namespaceScope } from '../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../src/k8s/webhook-configuration.ts';
 import { LONGEST_REFERENCE, prefilterInput, prefilterPattern, slotCap, webhookMatchConditions } from '../../src/k8s/webhook-match-conditions.ts';
