@@ -2,8 +2,13 @@ import { describeCertificate, parsePemCertificates, validForHost } from '../cert
 import { result, type CheckResult } from '../check.ts';
 import type { ServingCertificateFacts } from '../facts.ts';
 
-/** Within this long of its expiry, a serving certificate that was not renewed is reported as a warning. */
-export const CERTIFICATE_EXPIRY_WARNING_DAYS = 7;
+/**
+ * A serving certificate with less than this share of its lifetime left is reported as a warning:
+ * issuers renew well before (cert-manager at a third left, pullgate's own TLS earlier still), so
+ * one this close to its end was not renewed. A share, not a number of days, so short-lived
+ * certificates are not always "about to expire".
+ */
+export const CERTIFICATE_RENEWAL_OVERDUE_SHARE = 0.2;
 const DAY_MS = 24 * 3600_000;
 
 /** The serving certificate is valid now, for the host the API server calls, and not about to expire. */
@@ -28,6 +33,7 @@ export function checkServingCertificate(facts: ServingCertificateFacts, now: Dat
     return result('serving-certificate', 'fail', `${name} is not valid for ${facts.host}, the host the API server calls`, [`subject alternative names: ${leaf.subjectAltName ?? 'none'}`], 'issue it for the Service DNS name <service>.<namespace>.svc');
   }
   const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
-  if (daysLeft < CERTIFICATE_EXPIRY_WARNING_DAYS) return result('serving-certificate', 'warn', `${name} expires at ${notAfter.toISOString()}, in ${daysLeft} day(s)`, [], renew);
+  const lifetime = notAfter.getTime() - notBefore.getTime();
+  if (notAfter.getTime() - now.getTime() < lifetime * CERTIFICATE_RENEWAL_OVERDUE_SHARE) return result('serving-certificate', 'warn', `${name} expires at ${notAfter.toISOString()}, in ${daysLeft} day(s)`, [], renew);
   return result('serving-certificate', 'ok', `${name} valid until ${notAfter.toISOString()}`);
 }
