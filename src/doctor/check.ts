@@ -5,14 +5,10 @@
  */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
-export type CheckId =
-  | 'configuration'
-  | 'license'
-  | 'webhook-configuration'
-  | 'ca-bundle'
-  | 'serving-certificate'
-  | 'pull-secrets'
-  | 'probe';
+/** Every check, in the order reported: what is installed, then what it does. */
+export const CHECK_IDS = ['configuration', 'license', 'webhook-configuration', 'ca-bundle', 'serving-certificate', 'pull-secrets', 'probe'] as const;
+
+export type CheckId = (typeof CHECK_IDS)[number];
 
 export interface CheckResult {
   readonly id: CheckId;

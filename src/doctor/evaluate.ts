@@ -12,7 +12,7 @@ import { checkServingCertificate } from './checks/serving-certificate.ts';
 import { checkWebhookConfiguration } from './checks/webhook-configuration.ts';
 import type { DoctorFacts } from './facts.ts';
 
-/** Every check, in the order a person reads them: what is installed, then what it does. */
+/** Every check, in the order of CHECK_IDS. */
 export function evaluate(facts: DoctorFacts): CheckResult[] {
   const { installation: inst, now } = facts;
   // Rendered as pullgate's own tooling renders it; clientConfig is the installation's business.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CHECK_IDS } from '../../../src/doctor/check.ts';
 import { evaluate } from '../../../src/doctor/evaluate.ts';
 import { flagValue, mountedFile } from '../../../src/doctor/mounted-file.ts';
 import { renderJson, renderText } from '../../../src/doctor/render.ts';
@@ -38,7 +39,7 @@ describe('doctor report', () => {
       expect(Object.keys(check).filter((k) => k !== 'fix')).toEqual(['id', 'status', 'summary', 'details']);
       expect(check.fix === undefined).toBe(check.status === 'ok');
     }
-    expect(json.checks.map((c: { id: string }) => c.id)).toEqual(['configuration', 'license', 'webhook-configuration', 'ca-bundle', 'serving-certificate', 'pull-secrets', 'probe']);
+    expect(json.checks.map((c: { id: string }) => c.id)).toEqual(CHECK_IDS);
   });
 
   it('never holds the license ID or the credential', () => {
