@@ -24,8 +24,11 @@ export function pki() {
   return cached;
 }
 
+/** The configuration file of the installation, as its ConfigMap holds it. */
+export const CONFIG_YAML = stringify(configObject('/etc/pullgate/license/license.yaml', { pullSecret: { name: 'my-app-registry' } }));
+
 export function installation(license: LicenseFields = {}) {
-  const config = validateConfig(parse(stringify(configObject('/etc/pullgate/license/license.yaml', { pullSecret: { name: 'my-app-registry' } }))));
+  const config = validateConfig(parse(CONFIG_YAML));
   const parsed = parseLicense(licenseYaml(license));
   return { configSource: 'file pullgate.yaml', config, configProblems: [], licenseSource: 'file license.yaml', license: parsed, licenseProblems: [], settings: effectiveSettings(config, parsed) };
 }
