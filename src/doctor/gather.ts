@@ -53,6 +53,8 @@ const DEFAULT_CONFIG_FILE = '/etc/pullgate/config/config.yaml';
 const DEFAULT_TLS_CERT_FILE = '/etc/pullgate/tls/tls.crt';
 const DEPLOYMENT_SELECTOR = 'app.kubernetes.io/name=pullgate';
 const DEADLINE_MS = 15_000;
+/** The API server waits on a webhook for up to 30 s (timeoutSeconds' maximum): the probe outlasts it, to hear how the call ended. */
+const PROBE_DEADLINE_MS = 35_000;
 const TLS_TIMEOUT_MS = 5_000;
 
 interface Api {
@@ -374,7 +376,7 @@ async function probe(api: Api, inst: InstallationFacts, served: string[], config
     const pod = await api.budget.run((signal) => {
       const options = signalOptions(signal);
       return api.core.createNamespacedPod({ namespace, body, dryRun: 'All' }, { ...options, middleware: [...(options.middleware ?? []), ...(captureWarnings ?? [])] });
-    });
+    }, PROBE_DEADLINE_MS);
     const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
     return {
       namespace,

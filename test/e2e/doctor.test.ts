@@ -6,6 +6,7 @@
 // The installation serves a namespace of its own; its pullgate does not hold the shared Lease (the
 // shared instance does), so no reconciler puts back a pull secret the test deletes.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -139,7 +140,7 @@ describe.skipIf(unavailable)('pullgate doctor', () => {
     expect(result.code).toBe(0);
   });
 
-  it('names an expired license', async () => {
+  it("names an expired license, and passes on pullgate's warning about it once pullgate has it too", async () => {
     await apply(licenseSecret(EXPIRED_LICENSE));
     try {
       const { code, report } = await doctor();
@@ -147,8 +148,19 @@ describe.skipIf(unavailable)('pullgate doctor', () => {
       expect(check(report, 'license').summary).toBe('license for ACME Customer expired at 2024-01-31T00:00:00.000Z');
       expect(check(report, 'license').fix).toContain(`Secret ${OWN_NAMESPACE}/${NAME}-license`);
       expect(code).toBe(1);
+
+      // pullgate re-reads its license file; from then on, every admission carries its warning.
+      writeFileSync(instance.licensePath, EXPIRED_LICENSE);
+      const warned = await eventually('pullgate to warn about its expired license', async () => {
+        const out = await doctor();
+        return check(out.report, 'probe').status === 'warn' ? out.report : undefined;
+      }, 60_000);
+      expect(check(warned, 'probe').details).toEqual([expect.stringMatching(/^pullgate: the license for ACME Customer expired at 2024-01-31T00:00:00\.000Z/)]);
+      expect(failed(warned)).toEqual(['license']);
     } finally {
+      writeFileSync(instance.licensePath, LICENSE_YAML);
       await apply(licenseSecret(LICENSE_YAML));
+      await eventually('pullgate to take the valid license back', async () => (check((await doctor()).report, 'probe').status === 'ok' ? true : undefined), 60_000);
     }
   });
 

@@ -39,8 +39,13 @@ export function checkProbe(facts: ProbeFacts, expected: ProbeExpectation | undef
   if (!expected) return result('probe', 'warn', `the ${pod} was admitted; not judged, the configuration is not usable`);
   const rewritten = outcome.images.every((image) => image === expected.image);
   const hasSecret = outcome.imagePullSecrets.includes(expected.pullSecretName);
-  if (rewritten && hasSecret) return result('probe', 'ok', `the ${pod} came back rewritten to ${expected.image}, with pull secret ${expected.pullSecretName}`);
   const fromPullgate = outcome.warnings.filter((w) => w.startsWith('pullgate'));
+  if (rewritten && hasSecret) {
+    const summary = `the ${pod} came back rewritten to ${expected.image}, with pull secret ${expected.pullSecretName}`;
+    // Rewritten, yet pullgate warns (an expired license, a pull secret it could not create): every Pod gets these.
+    if (fromPullgate.length > 0) return result('probe', 'warn', `${summary}, but pullgate warns about it`, fromPullgate, "act on pullgate's warnings: each says what is wrong");
+    return result('probe', 'ok', summary);
+  }
   const changed = outcome.images.some((image) => image !== facts.image);
   const touched = changed || ORIGINAL_IMAGES_ANNOTATION in outcome.annotations || fromPullgate.length > 0;
   const found = [

@@ -187,6 +187,11 @@ describe('doctor checks, from gathered facts', () => {
       expect(down.fix).toContain('pullgate is running');
     });
 
+    it("warns with pullgate's warnings about a Pod it rewrote", () => {
+      const warned = checkProbe({ ...probe, outcome: admitted([REWRITTEN_PROBE], ['my-app-registry'], ['pullgate: the license for Acme Corp expired at 2024-01-31T00:00:00.000Z; the proxy will refuse pulls', 'another webhook: hello']) }, expected);
+      expect(warned).toMatchObject({ status: 'warn', details: ['pullgate: the license for Acme Corp expired at 2024-01-31T00:00:00.000Z; the proxy will refuse pulls'] });
+    });
+
     it('fails when pullgate saw it but rewrote it otherwise; warns when the probe could not run', () => {
       expect(checkProbe({ ...probe, outcome: admitted([REWRITTEN_PROBE], []) }, expected).summary).toContain('did not rewrite it as the configuration says');
       expect(checkProbe({ outcome: { kind: 'skipped', reason: 'no namespace in scope exists' } }, expected).status).toBe('warn');
