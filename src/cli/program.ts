@@ -97,7 +97,7 @@ export function buildProgram(handlers: CommandHandlers, version: string): Comman
     .option('--context <name>', 'kubeconfig context (default: the current one)')
     .option('-n, --namespace <name>', "pullgate's namespace: its Deployment, ConfigMap, license and TLS Secrets", 'pullgate')
     .option('-c, --config <file>', "configuration file to check against (default: the ConfigMap pullgate's Deployment mounts)")
-    .option('--license <file>', 'License document (default: the file the configuration names, from the Secret the Deployment mounts)')
+    .option('--license <file>', 'License document (default: the file the configuration names, from the Secret the Deployment mounts there, else, with --config, that local file)')
     .option('--webhook <name>', "MutatingWebhookConfiguration (default: the Deployment's name, else pullgate)")
     .addOption(new Option('-o, --output <format>', 'report format').default('text').choices(['text', 'json']))
     .addHelpText('after', '\nExit codes: 0 nothing wrong (warnings may be listed), 1 a check failed, 2 the cluster could not be examined.')

@@ -156,23 +156,23 @@ async function gatherInstallation(api: Api, options: GatherOptions, deployment: 
   if (checked && !checked.ok) configProblems.push(...checked.problems);
   const config: PullgateConfig | undefined = checked?.ok ? checked.config : undefined;
 
-  // The license: the file given, else the file the configuration names, from where the Deployment mounts it.
+  // The license: the file given; else the file the configuration names, from the Secret the
+  // Deployment mounts there (the license in force, even when checking a configuration file), or as
+  // a local file when checking one.
   let licenseSource: string;
   let licenseText: string | undefined;
   const licenseProblems: string[] = [];
-  if (options.licenseFile !== undefined || (options.configFile !== undefined && config)) {
-    const file = options.licenseFile ?? config!.licenseFile;
-    licenseSource = `file ${file}`;
-    licenseText = await readFile(file, 'utf8').catch((err: unknown) => void licenseProblems.push(`cannot read it: ${fileError(err)}`));
+  const mountedLicense = config && options.licenseFile === undefined ? deploymentFile(deployment, config.licenseFile) : undefined;
+  const localLicense = options.licenseFile ?? (options.configFile !== undefined ? config?.licenseFile : undefined);
+  if (mountedLicense) {
+    licenseSource = describe(ns, mountedLicense);
+    licenseText = await readMounted(api, ns, mountedLicense).catch((err: unknown) => void licenseProblems.push(errorText(err)));
+  } else if (localLicense !== undefined) {
+    licenseSource = `file ${localLicense}`;
+    licenseText = await readFile(localLicense, 'utf8').catch((err: unknown) => void licenseProblems.push(`cannot read it: ${fileError(err)}`));
   } else if (config) {
-    const source = deploymentFile(deployment, config.licenseFile);
-    if (source) {
-      licenseSource = describe(ns, source);
-      licenseText = await readMounted(api, ns, source).catch((err: unknown) => void licenseProblems.push(errorText(err)));
-    } else {
-      licenseSource = `file ${config.licenseFile}`;
-      licenseProblems.push(`no Deployment mounts ${config.licenseFile} from a Secret: pass --license FILE`);
-    }
+    licenseSource = `file ${config.licenseFile}`;
+    licenseProblems.push(`no Deployment mounts ${config.licenseFile} from a Secret: pass --license FILE`);
   } else {
     licenseSource = 'nowhere (the configuration, which names it, is not usable)';
     licenseProblems.push('not read: pass --license FILE');

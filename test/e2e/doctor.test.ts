@@ -7,6 +7,7 @@
 // shared instance does), so no reconciler puts back a pull secret the test deletes.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -138,6 +139,13 @@ describe.skipIf(unavailable)('pullgate doctor', () => {
     expect(result.stdout).toContain('[ok  ] probe: ');
     expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('Everything checked is as it should be.');
     expect(result.code).toBe(0);
+
+    // A configuration file naming the license where the Deployment mounts it: the license in force is read.
+    const mountedConfig = join(e2e().env.cluster!.dir, `doctor-${suffix}.yaml`);
+    writeFileSync(mountedConfig, configYaml(MOUNTED_LICENSE));
+    const { code, report } = await doctor(['--config', mountedConfig]);
+    expect(report.read).toContain(`license: Secret ${OWN_NAMESPACE}/${NAME}-license, key license.yaml`);
+    expect(code).toBe(0);
   });
 
   it("names an expired license, and passes on pullgate's warning about it once pullgate has it too", async () => {
