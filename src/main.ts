@@ -136,7 +136,7 @@ async function doctor(flags: DoctorFlags): Promise<void> {
     ...(flags.config !== undefined ? { configFile: flags.config } : {}),
     ...(flags.license !== undefined ? { licenseFile: flags.license } : {}),
     ...(flags.webhook !== undefined ? { webhookName: flags.webhook } : {}),
-  });
+  }).catch((err: Error) => fail(DOCTOR_EXIT.CANNOT_RUN, `cannot examine the cluster: ${err.message}`));
   process.stdout.write(report);
   process.exitCode = exitCode;
 }
