@@ -3,7 +3,7 @@
 // and nowhere else.
 import { once } from 'node:events';
 import { createReadStream, readFileSync } from 'node:fs';
-import { buildProgram, type PreviewFlags, type ServeFlags } from './cli/program.ts';
+import { buildProgram, type DoctorFlags, type PreviewFlags, type ServeFlags } from './cli/program.ts';
 import { PreviewInputError, previewStream } from './cli/preview.ts';
 import { mutationPolicy, pullSecretSpec } from './admission/policy.ts';
 import { ConfigError } from './config/config-error.ts';
@@ -114,4 +114,32 @@ async function preview(flags: PreviewFlags): Promise<void> {
   }
 }
 
-await buildProgram({ serve, preview }, version()).parseAsync(process.argv);
+async function doctor(flags: DoctorFlags): Promise<void> {
+  // The Kubernetes client only: doctor needs neither the server nor its logger.
+  const [{ KubeConfig }, { runDoctor }, { DOCTOR_EXIT }] = await Promise.all([import('@kubernetes/client-node'), import('./doctor/run-doctor.ts'), import('./doctor/check.ts')]);
+  const kubeConfig = new KubeConfig();
+  try {
+    const file = kubeconfigFile(flags.kubeconfig);
+    if (file) kubeConfig.loadFromFile(file);
+    else kubeConfig.loadFromDefault();
+    if (flags.context !== undefined) {
+      if (!kubeConfig.getContextObject(flags.context)) throw new Error(`no context ${flags.context} in the kubeconfig`);
+      kubeConfig.setCurrentContext(flags.context);
+    }
+    if (!kubeConfig.getCurrentCluster()) throw new Error('the kubeconfig names no cluster');
+  } catch (err) {
+    fail(DOCTOR_EXIT.CANNOT_RUN, `cannot use the kubeconfig: ${(err as Error).message}`);
+  }
+  const { report, exitCode } = await runDoctor({
+    kubeConfig,
+    ownNamespace: flags.namespace,
+    output: flags.output,
+    ...(flags.config !== undefined ? { configFile: flags.config } : {}),
+    ...(flags.license !== undefined ? { licenseFile: flags.license } : {}),
+    ...(flags.webhook !== undefined ? { webhookName: flags.webhook } : {}),
+  }).catch((err: Error) => fail(DOCTOR_EXIT.CANNOT_RUN, `cannot examine the cluster: ${err.message}`));
+  process.stdout.write(report);
+  process.exitCode = exitCode;
+}
+
+await buildProgram({ serve, preview, doctor }, version()).parseAsync(process.argv);

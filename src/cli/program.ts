@@ -20,9 +20,20 @@ export interface PreviewFlags {
   file: string;
 }
 
+export interface DoctorFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace: string;
+  config?: string;
+  license?: string;
+  webhook?: string;
+  output: 'text' | 'json';
+}
+
 export interface CommandHandlers {
   serve(flags: ServeFlags): Promise<void>;
   preview(flags: PreviewFlags): Promise<void>;
+  doctor(flags: DoctorFlags): Promise<void>;
 }
 
 function port(value: string): number {
@@ -78,6 +89,19 @@ export function buildProgram(handlers: CommandHandlers, version: string): Comman
     .option('-f, --file <file>', 'multi-document YAML to read, "-" for stdin (e.g. piped from helm template)', '-')
     .addHelpText('after', '\nExample:\n  helm template my-release ./chart | pullgate preview --config pullgate.yaml -f -')
     .action((flags: PreviewFlags) => handlers.preview(flags));
+
+  program
+    .command('doctor')
+    .description('check an installation, with your own credentials: webhook configuration, caBundle, certificate, license, pull secrets, and a dry-run Pod that must come back rewritten')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('-n, --namespace <name>', "pullgate's namespace: its Deployment, ConfigMap, license and TLS Secrets", 'pullgate')
+    .option('-c, --config <file>', "configuration file to check against (default: the ConfigMap pullgate's Deployment mounts)")
+    .option('--license <file>', 'License document (default: the file the configuration names, from the Secret the Deployment mounts there, else, with --config, that local file)')
+    .option('--webhook <name>', "MutatingWebhookConfiguration (default: the Deployment's name, else pullgate)")
+    .addOption(new Option('-o, --output <format>', 'report format').default('text').choices(['text', 'json']))
+    .addHelpText('after', '\nExit codes: 0 nothing wrong (warnings may be listed), 1 a check failed, 2 the cluster could not be examined.')
+    .action((flags: DoctorFlags) => handlers.doctor(flags));
 
   return program;
 }

@@ -189,7 +189,7 @@ describe('the limit flags of pullgate serve', () => {
   it('take sizes in bytes, Ki or Mi, and a connection count', async () => {
     const parse = async (args: string[]) => {
       let flags: ServeFlags | undefined;
-      const program = buildProgram({ serve: async (f) => void (flags = f), preview: async () => {} }, '0.0.0').exitOverride();
+      const program = buildProgram({ serve: async (f) => void (flags = f), preview: async () => {}, doctor: async () => {} }, '0.0.0').exitOverride();
       program.commands.forEach((c) => c.exitOverride().configureOutput({ writeErr: () => {} }));
       await program.parseAsync(['serve', '-c', 'c.yaml', ...args], { from: 'user' });
       return flags!;
