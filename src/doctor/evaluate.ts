@@ -2,6 +2,7 @@ import { mutationPolicy } from '../admission/policy.ts';
 import { rewriteImage } from '../image/rewrite.ts';
 import { namespaceScope } from '../k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../k8s/webhook-configuration.ts';
+import { acceptableMatchConditions } from '../k8s/webhook-match-conditions.ts';
 import type { CheckResult } from './check.ts';
 import { checkCaBundle } from './checks/ca-bundle.ts';
 import { checkConfiguration } from './checks/configuration.ts';
@@ -16,8 +17,11 @@ import type { DoctorFacts } from './facts.ts';
 export function evaluate(facts: DoctorFacts): CheckResult[] {
   const { installation: inst, now } = facts;
   // Rendered as pullgate's own tooling renders it; clientConfig is the installation's business.
+  // The match condition has one right rendering, or two when the proxy domain comes from the
+  // license (the chart renders the broader one when it cannot read the license).
+  const conditions = inst.config ? acceptableMatchConditions(inst.config, inst.licenseProxyDomains) : [];
   const expectedWebhook = inst.config
-    ? webhookConfiguration(namespaceScope(inst.config.namespaces, facts.ownNamespace), { name: facts.webhook.name, clientConfig: {} })
+    ? webhookConfiguration(namespaceScope(inst.config.namespaces, facts.ownNamespace), { name: facts.webhook.name, clientConfig: {}, matchConditions: conditions[0]! })
     : undefined;
   let probe: ProbeExpectation | undefined;
   if (inst.config && inst.settings && facts.probe.image !== undefined) {
@@ -27,7 +31,7 @@ export function evaluate(facts: DoctorFacts): CheckResult[] {
   return [
     checkConfiguration(inst),
     checkLicense(inst, now),
-    checkWebhookConfiguration(facts.webhook, expectedWebhook),
+    checkWebhookConfiguration(facts.webhook, expectedWebhook, conditions),
     checkCaBundle(facts.webhook, facts.servingCertificate, now),
     checkServingCertificate(facts.servingCertificate, now),
     checkPullSecrets(facts.pullSecrets, facts.ownNamespace),

@@ -27,6 +27,11 @@ export interface InstallationFacts {
   readonly license?: License;
   readonly licenseProblems: readonly string[];
   readonly settings?: EffectiveSettings;
+  /**
+   * The proxy domains the License document may give (lower case): what the webhook's match
+   * condition is rendered from when the configuration sets no proxyDomain. Never the document.
+   */
+  readonly licenseProxyDomains?: readonly string[];
 }
 
 export interface WebhookFacts {

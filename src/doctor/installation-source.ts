@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config/config-error.ts';
 import { effectiveSettings, type EffectiveSettings } from '../config/license-settings.ts';
 import { checkConfig, type PullgateConfig } from '../config/schema.ts';
+import { licenseProxyDomains } from '../k8s/webhook-match-conditions.ts';
 import { LicenseError, parseLicense, type License } from '../license/license.ts';
 import { call, errorText, fileError, type Api } from './doctor-api.ts';
 import type { InstallationFacts } from './facts.ts';
@@ -108,6 +109,7 @@ export async function gatherInstallation(api: Api, options: GatherOptions, deplo
   }
   read.push(`license: ${licenseSource}`);
   let license: License | undefined;
+  const proxyDomains = licenseText !== undefined ? licenseProxyDomains(licenseText) : undefined;
   if (licenseText !== undefined) {
     try {
       license = parseLicense(licenseText);
@@ -131,5 +133,6 @@ export async function gatherInstallation(api: Api, options: GatherOptions, deplo
     ...(license ? { license } : {}),
     licenseProblems,
     ...(settings ? { settings } : {}),
+    ...(proxyDomains ? { licenseProxyDomains: proxyDomains } : {}),
   };
 }

@@ -160,12 +160,16 @@ export function prefilterInput(config: Pick<PullgateConfig, 'privateRegistries' 
 }
 
 /**
- * Every rendering of the conditions that is right for this configuration and License document: the
- * one naming the license's proxy domains (the configured proxyDomain, or a chart given the license
- * inline) and, without a configured proxyDomain, the broader one a chart renders when the license
- * is in an existing Secret. For comparing a live webhook with the configuration.
+ * Every rendering of the conditions that is right for this configuration and the proxy domains its
+ * License document may give (licenseProxyDomains): the one naming them (the configured proxyDomain,
+ * or a chart given the license inline) and, without a configured proxyDomain, the broader one a
+ * chart renders when the license is in an existing Secret. For comparing a live webhook with the
+ * configuration.
  */
-export function acceptableMatchConditions(config: Pick<PullgateConfig, 'privateRegistries' | 'registryDomain' | 'proxyDomain'>, licenseText: string): V1MatchCondition[][] {
-  const known = webhookMatchConditions(prefilterInput(config, licenseText));
-  return config.proxyDomain !== undefined ? [known] : [known, webhookMatchConditions(prefilterInput(config))];
+export function acceptableMatchConditions(config: Pick<PullgateConfig, 'privateRegistries' | 'registryDomain' | 'proxyDomain'>, proxyDomainsOfLicense?: readonly string[]): V1MatchCondition[][] {
+  const broad = webhookMatchConditions(prefilterInput(config));
+  if (config.proxyDomain !== undefined) return [broad];
+  if (proxyDomainsOfLicense === undefined) return [broad];
+  const known = webhookMatchConditions({ ...prefilterInput(config), proxyDomains: [...proxyDomainsOfLicense] });
+  return [known, broad];
 }

@@ -33,17 +33,23 @@ export function canonical(value: unknown): unknown {
 
 const shown = (value: unknown) => JSON.stringify(canonical(value) ?? null);
 
-/** The compared fields of one webhook that differ, one line each. */
-export function webhookDifferences(expected: V1MutatingWebhook, live: V1MutatingWebhook): string[] {
+/**
+ * The compared fields of one webhook that differ, one line each. `alternatives` holds, per field,
+ * other values the configuration also allows (the match condition rendered without the license).
+ */
+export function webhookDifferences(expected: V1MutatingWebhook, live: V1MutatingWebhook, alternatives: Partial<Record<ComparedField, readonly unknown[]>> = {}): string[] {
   return COMPARED_FIELDS.flatMap((field) => {
     const want = expected[field];
     const have = live[field];
-    return shown(want) === shown(have) ? [] : [`webhook ${expected.name}: ${field} is ${shown(have)}, the configuration gives ${shown(want)}`];
+    const allowed = [want, ...(alternatives[field] ?? [])].map(shown);
+    return allowed.includes(shown(have)) ? [] : [`webhook ${expected.name}: ${field} is ${shown(have)}, the configuration gives ${shown(want)}`];
   });
 }
 
+type ComparedField = (typeof COMPARED_FIELDS)[number];
+
 /** The webhook configuration exists and selects Pods as the configuration says. */
-export function checkWebhookConfiguration(facts: WebhookFacts, expected: V1MutatingWebhookConfiguration | undefined): CheckResult {
+export function checkWebhookConfiguration(facts: WebhookFacts, expected: V1MutatingWebhookConfiguration | undefined, matchConditions: readonly unknown[] = []): CheckResult {
   const what = `MutatingWebhookConfiguration ${facts.name}`;
   if (facts.live === undefined) {
     return result('webhook-configuration', 'fail', `${what} could not be read`, facts.readError ? [facts.readError] : [], 'check that your kubeconfig may get mutatingwebhookconfigurations');
@@ -63,7 +69,7 @@ export function checkWebhookConfiguration(facts: WebhookFacts, expected: V1Mutat
   for (const want of expected.webhooks ?? []) {
     const have = liveHooks.find((h) => h.name === want.name);
     if (!have) details.push(`webhook ${want.name} is missing: ${want.name.startsWith('opt-in') ? 'namespaces with the opt-in label' : 'the configured namespaces'} are not served`);
-    else details.push(...webhookDifferences(want, have));
+    else details.push(...webhookDifferences(want, have, { matchConditions }));
   }
   const extra = liveHooks.filter((h) => !(expected.webhooks ?? []).some((w) => w.name === h.name)).map((h) => `webhook ${h.name} is not one the configuration gives`);
   const fix = 'render the webhook configuration from the current configuration (helm upgrade with the same values as the ConfigMap) and apply it';

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import type { V1MatchCondition } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { CHECK_IDS, exitCodeOf, overallStatus, type CheckResult } from '../../../src/doctor/check.ts';
 import { checkCaBundle } from '../../../src/doctor/checks/ca-bundle.ts';
@@ -9,6 +10,7 @@ import { checkServingCertificate } from '../../../src/doctor/checks/serving-cert
 import { canonical, checkWebhookConfiguration } from '../../../src/doctor/checks/webhook-configuration.ts';
 import { evaluate } from '../../../src/doctor/evaluate.ts';
 import type { PullSecretState } from '../../../src/doctor/facts.ts';
+import { acceptableMatchConditions } from '../../../src/k8s/webhook-match-conditions.ts';
 import { LICENSE_ID } from '../helpers/fixtures.ts';
 import { admitted, healthyFacts, installation, liveWebhook, NOW, pki, REWRITTEN_PROBE } from './facts-fixture.ts';
 
@@ -60,6 +62,24 @@ describe('doctor checks, from gathered facts', () => {
       expect(r.details).toEqual([expect.stringContaining('webhook opt-in.pods.pullgate.dev: matchConditions is')]);
       // Conditions the rendering does not give filter Pods the configuration says are served.
       expect(checkWebhookConfiguration({ name: 'pullgate', live }, expected()).status).toBe('fail');
+    });
+
+    it('accepts either rendering of the match condition when the proxy domain comes from the license, and no other', () => {
+      const inst = installation();
+      const { proxyDomain: _set, ...config } = inst.config;
+      const licensed = { ...inst, config, licenseProxyDomains: ['proxy.example.com', 'proxy.replicated.com'] };
+      const [known, broad] = acceptableMatchConditions(config, licensed.licenseProxyDomains);
+      expect(known).not.toEqual(broad);
+      const withConditions = (conditions: V1MatchCondition[] | undefined) => {
+        const live = liveWebhook();
+        for (const hook of live.webhooks!) hook.matchConditions = conditions;
+        return byId(evaluate(healthyFacts({ installation: licensed, webhook: { name: 'pullgate', live } })))['webhook-configuration']!;
+      };
+      expect(withConditions(known).status).toBe('ok');
+      expect(withConditions(broad).status).toBe('ok');
+      const none = withConditions(undefined);
+      expect(none.status).toBe('fail');
+      expect(none.details).toEqual(expect.arrayContaining([expect.stringContaining('matchConditions is null')]));
     });
 
     it('fails on a missing webhook and warns about one the configuration does not give', () => {

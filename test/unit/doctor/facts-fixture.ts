@@ -6,6 +6,7 @@ import { validateConfig } from '../../../src/config/schema.ts';
 import type { DoctorFacts, ProbeOutcome, PullSecretState } from '../../../src/doctor/facts.ts';
 import { namespaceScope } from '../../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
+import { acceptableMatchConditions } from '../../../src/k8s/webhook-match-conditions.ts';
 import { parseLicense } from '../../../src/license/license.ts';
 import { createCertificateAuthority, issueServingCert, type CertificateAuthority } from '../../../src/tls/certificates.ts';
 import { configObject, licenseYaml, type LicenseFields } from '../helpers/fixtures.ts';
@@ -36,7 +37,9 @@ export function installation(license: LicenseFields = {}) {
 
 /** The webhook configuration as the API server would hold it: rendered, with its caBundle and the defaults it adds. */
 export function liveWebhook(caPem = pki().ca.certPem) {
-  const rendered = webhookConfiguration(namespaceScope(installation().config.namespaces, OWN_NAMESPACE), {
+  const { config } = installation();
+  const rendered = webhookConfiguration(namespaceScope(config.namespaces, OWN_NAMESPACE), {
+    matchConditions: acceptableMatchConditions(config)[0]!,
     clientConfig: { service: { name: 'pullgate', namespace: OWN_NAMESPACE, path: '/mutate', port: 443 }, caBundle: Buffer.from(caPem).toString('base64') },
   });
   const stored = structuredClone(rendered);

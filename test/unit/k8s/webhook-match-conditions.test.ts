@@ -55,11 +55,11 @@ describe('the prefilter pattern', () => {
   it("accepts, for comparing a live webhook, the rendering from the license's domains and, without a proxyDomain, the broader one", () => {
     const license = 'spec:\n  replicatedProxyDomain: p.example.com\n';
     const base = { privateRegistries: prefixes('quay.io/acme'), registryDomain: 'r.io' };
-    const [known, broad, ...none] = acceptableMatchConditions(base, license);
+    const [known, broad, ...none] = acceptableMatchConditions(base, licenseProxyDomains(license));
     expect(none).toEqual([]);
     expect(known![0]!.expression).toContain('|p\\.example\\.com/|proxy\\.replicated\\.com/)');
     expect(broad).toEqual(webhookMatchConditions(prefilterInput(base)));
-    expect(acceptableMatchConditions({ ...base, proxyDomain: 'x.io' }, license)).toEqual([webhookMatchConditions(prefilterInput({ ...base, proxyDomain: 'x.io' }))]);
+    expect(acceptableMatchConditions({ ...base, proxyDomain: 'x.io' }, licenseProxyDomains(license))).toEqual([webhookMatchConditions(prefilterInput({ ...base, proxyDomain: 'x.io' }))]);
   });
 
   it('quotes as Go regexp.QuoteMeta does', () => {
