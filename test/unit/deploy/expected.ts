@@ -27,12 +27,16 @@ export function expectedFor(rendered: Rendered, namespace: string, name: string,
   if (!checked.ok) throw new Error(`the rendered configuration is invalid: ${checked.problems.join('; ')}`);
   const config = checked.config;
   const { pullSecretName } = effectiveSettings(config, { licenseID: 'unused', appSlug: config.appSlug ?? 'licensed-app', customerName: '' });
+  // Self-managed TLS is a flag of `serve`: read from the Deployment's arguments, as pullgate reads them.
+  const args: string[] = rendered.one('Deployment').spec.template.spec.containers[0].args;
+  const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
   const settings: AccessPolicySettings = {
     namespace,
     serviceAccount: name,
     pullSecretName,
     leaseName: DEFAULT_LEASE_NAME,
     ...(config.credentials ? { dockerConfigSecret: config.credentials.dockerConfigSecret } : {}),
+    ...(flag('--tls') === 'self-managed' ? { selfManagedTls: { caSecretName: flag('--tls-ca-secret') ?? 'pullgate-ca', webhookConfigurationName: flag('--webhook-configuration') ?? 'pullgate' } } : {}),
   };
   return {
     config,
