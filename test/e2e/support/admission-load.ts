@@ -1,9 +1,12 @@
 // A fixed-rate AdmissionReview load against pullgate processes, as the API server sends it: over a
 // keep-alive connection pool per process, trusting only the given CA. Some requests open a fresh
 // connection, so a renewed serving certificate is verified (and its serial recorded) as soon as it
-// is served. A process that refuses the connection (it stopped listening: the endpoint is gone)
-// gets no request; the request goes to another process, as the Service would route it. Every other
-// error, and every answer that is not an allowed AdmissionResponse for that uid, is a failure.
+// is served. A process that refuses the connection (it stopped listening) gets no request; the
+// request goes to another process, as the Service would route it. A process withdrawn from the
+// endpoints (as Kubernetes does before it signals a terminating Pod) gets no new connection, only
+// requests on pooled connections it already has, as kube-proxy's connection tracking keeps them.
+// Every other error, and every answer that is not an allowed AdmissionResponse for that uid, is a
+// failure.
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -22,7 +25,7 @@ export interface LoadStats {
   moved: number;
   /** Serial numbers of the serving certificates seen on fresh connections, by target. */
   serials: Map<string, Set<string>>;
-  /** Answers that closed their connection (Connection: close), by target. */
+  /** Answers on pooled connections that closed them (Connection: close: a process draining), by target. */
   closing: Map<string, number>;
 }
 
@@ -30,6 +33,8 @@ export interface AdmissionLoad {
   stats: LoadStats;
   /** Total answered so far. */
   total(): number;
+  /** No new connections to this target from now on; its pooled ones stay in use. */
+  withdraw(name: string): void;
   /** Stops sending and resolves once every request in flight has settled. */
   stop(): Promise<LoadStats>;
 }
@@ -54,6 +59,9 @@ export function startAdmissionLoad(options: {
     closing: new Map(targets.map((t) => [t.name, 0])),
   };
   const gone = new Set<string>();
+  const withdrawn = new Set<string>();
+  /** The target's pool has an idle connection to reuse. */
+  const pooled = (name: string) => Object.values(agents.get(name)!.freeSockets).some((sockets) => (sockets?.length ?? 0) > 0);
   const inFlight = new Set<Promise<void>>();
   let sent = 0;
 
@@ -77,7 +85,7 @@ export function startAdmissionLoad(options: {
           res.on('data', (c: Buffer) => parts.push(c));
           res.on('error', (err) => fail(`response ${(err as NodeJS.ErrnoException).code ?? err.message}`));
           res.on('end', () => {
-            if (res.headers.connection === 'close') stats.closing.set(target.name, stats.closing.get(target.name)! + 1);
+            if (!fresh && res.headers.connection === 'close') stats.closing.set(target.name, stats.closing.get(target.name)! + 1);
             let answer: { response?: { uid?: string; allowed?: boolean } } | undefined;
             try {
               answer = JSON.parse(Buffer.concat(parts).toString('utf8'));
@@ -117,7 +125,7 @@ export function startAdmissionLoad(options: {
     const fresh = Math.floor(n / targets.length) % freshEvery === 0;
     const work = (async () => {
       const preferred = targets[n % targets.length]!;
-      const order = [preferred, ...targets.filter((t) => t !== preferred)].filter((t) => !gone.has(t.name));
+      const order = [preferred, ...targets.filter((t) => t !== preferred)].filter((t) => !gone.has(t.name) && (!withdrawn.has(t.name) || (!fresh && pooled(t.name))));
       for (const target of order) {
         if ((await once(target, fresh)) === 'ok') {
           if (target !== preferred) stats.moved++;
@@ -135,6 +143,7 @@ export function startAdmissionLoad(options: {
   return {
     stats,
     total: () => [...stats.answered.values()].reduce((a, b) => a + b, 0),
+    withdraw: (name) => void withdrawn.add(name),
     async stop() {
       clearInterval(timer);
       await Promise.all([...inFlight]);
