@@ -65,8 +65,8 @@ export function documentsBySource(output: string): Map<string, string[]> {
 function kustomization(files: readonly string[]): string {
   return (
     GENERATED_HEADER +
-    '# Needs cert-manager for the serving certificate, and a Secret `pullgate-license` (key\n' +
-    '# license.yaml) holding the vendor\'s License document in namespace pullgate. The write guard (a\n' +
+    '# Needs a Secret `pullgate-license` (key license.yaml) holding the vendor\'s License document in\n' +
+    '# namespace pullgate; pullgate makes its own serving certificate (tls.mode self-managed). The write guard (a\n' +
     '# ValidatingAdmissionPolicy, admissionregistration.k8s.io/v1) needs Kubernetes 1.30 or later.\n' +
     stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files })
   );

@@ -48,13 +48,25 @@ async function serve(flags: ServeFlags): Promise<void> {
   const [{ createLogger }, { startPullgate }] = await Promise.all([import('./logger.ts'), import('./server/start.ts')]);
   const logger = createLogger({ level: flags.logLevel });
   const kubeconfig = kubeconfigFile(flags.kubeconfig);
+  const namespace = ownNamespace(flags.namespace);
+  const service = `${flags.serviceName}.${namespace}.svc`;
   const running = await startPullgate({
     configFile: flags.config,
-    tls: { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile },
+    tls:
+      flags.tls === 'self-managed'
+        ? {
+            selfManaged: {
+              caSecretName: flags.tlsCaSecret,
+              webhookConfigurationName: flags.webhookConfiguration,
+              sans: [service, `${service}.cluster.local`, ...flags.tlsSan],
+              validityMs: flags.tlsCertValidity,
+            },
+          }
+        : { certFile: flags.tlsCertFile, keyFile: flags.tlsKeyFile },
     host: flags.host,
     port: flags.port,
     metricsPort: flags.metricsPort,
-    ownNamespace: ownNamespace(flags.namespace),
+    ownNamespace: namespace,
     ...(kubeconfig ? { kubeconfig } : {}),
     bodyLimit: flags.maxReviewBytes,
     maxInFlightBytes: flags.maxInFlightBytes,

@@ -7,6 +7,12 @@ export interface ServeFlags {
   host: string;
   tlsCertFile: string;
   tlsKeyFile: string;
+  tls: 'files' | 'self-managed';
+  tlsCaSecret: string;
+  webhookConfiguration: string;
+  serviceName: string;
+  tlsSan: string[];
+  tlsCertValidity: number;
   namespace?: string;
   kubeconfig?: string;
   logLevel: string;
@@ -52,6 +58,20 @@ function bytes(value: string): number {
   return n;
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration: digits and a unit (s, m, h, d), e.g. 7d or 90s; in milliseconds. At least 10 s. */
+function duration(value: string): number {
+  const match = /^(\d+)(s|m|h|d)$/.exec(value);
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 10_000) throw new InvalidArgumentError('must be a duration of at least 10s, e.g. 7d, 12h, 90s');
+  return ms;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function positiveInteger(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
@@ -74,6 +94,12 @@ export function buildProgram(handlers: CommandHandlers, version: string): Comman
     .option('--host <address>', 'address to listen on', '0.0.0.0')
     .option('--tls-cert-file <file>', 'serving certificate (PEM); reloaded when it changes', '/etc/pullgate/tls/tls.crt')
     .option('--tls-key-file <file>', 'serving private key (PEM); reloaded when it changes', '/etc/pullgate/tls/tls.key')
+    .addOption(new Option('--tls <mode>', 'files: serve --tls-cert-file/--tls-key-file (cert-manager or any issuer); self-managed: a CA in a Secret of its own namespace, a serving certificate of its own, the CA kept in its webhook configuration\'s caBundle').default('files').choices(['files', 'self-managed']))
+    .option('--tls-ca-secret <name>', 'self-managed: the CA Secret in its own namespace, created by the first replica', 'pullgate-ca')
+    .option('--webhook-configuration <name>', 'self-managed: its own MutatingWebhookConfiguration, whose caBundle it keeps', 'pullgate')
+    .option('--service-name <name>', 'self-managed: the Service in front of it; the serving certificate names <name>.<namespace>.svc', 'pullgate')
+    .addOption(new Option('--tls-san <name>', 'self-managed: another DNS name or IP address for the serving certificate (repeatable)').default([]).argParser(collect))
+    .addOption(new Option('--tls-cert-validity <duration>', 'self-managed: validity of each serving certificate, renewed at two thirds of it').default(7 * 86_400_000, '7d').argParser(duration))
     .option('--namespace <name>', "pullgate's own namespace, never mutated (default: $POD_NAMESPACE, else the service account's)")
     .option('--kubeconfig <file>', 'kubeconfig for the API server (default: in-cluster service account)')
     .addOption(new Option('--log-level <level>', 'log level').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))

@@ -22,9 +22,12 @@ export interface AccessPolicySettings {
   leaseName: string;
   /** `credentials.dockerConfigSecret`, when configured: read, never written. */
   dockerConfigSecret?: string;
+  /** Self-managed TLS (serve --tls self-managed): the CA Secret it creates and reads, the webhook configuration whose caBundle it keeps. */
+  selfManagedTls?: { caSecretName: string; webhookConfigurationName: string };
 }
 
 const PULL_SECRET_TYPE: PullSecretManifest['type'] = 'kubernetes.io/dockerconfigjson';
+const CA_SECRET_TYPE = 'kubernetes.io/tls';
 export const DEFAULT_LEASE_NAME = 'pullgate-leader';
 /** Name of every object rendered here but the write guard. */
 const NAME = 'pullgate';
@@ -46,6 +49,11 @@ export function clusterRules(settings: AccessPolicySettings): V1PolicyRule[] {
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     { apiGroups: [''], resources: ['secrets'], resourceNames: [settings.pullSecretName], verbs: ['get', 'list', 'watch', 'update', 'delete'] },
+    // Its own webhook configuration, to keep the CA in its caBundle: watched by name (a field
+    // selector), updated. No get or patch: pullgate does neither.
+    ...(settings.selfManagedTls
+      ? [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [settings.selfManagedTls.webhookConfigurationName], verbs: ['list', 'watch', 'update'] }]
+      : []),
   ];
 }
 
@@ -58,6 +66,9 @@ export function ownNamespaceRules(settings: AccessPolicySettings): V1PolicyRule[
     ...(settings.dockerConfigSecret
       ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [settings.dockerConfigSecret], verbs: ['get', 'list', 'watch'] }]
       : []),
+    // The CA Secret: read by name. It is created through the cluster-wide `create`, which the
+    // write guard limits to this name and type here; it is never updated or deleted.
+    ...(settings.selfManagedTls ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [settings.selfManagedTls.caSecretName], verbs: ['get'] }] : []),
   ];
 }
 
@@ -119,7 +130,13 @@ function managed(obj: 'object' | 'oldObject'): string {
  */
 function writeGuardValidations(settings: AccessPolicySettings): V1Validation[] {
   const label = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const forbidden = ['kube-system', settings.namespace].filter((n, i, all) => all.indexOf(n) === i);
+  const ca = settings.selfManagedTls?.caSecretName;
+  // With self-managed TLS its own namespace holds one Secret pullgate writes: the CA's, once.
+  const forbidden = ['kube-system', ...(ca === undefined ? [settings.namespace] : [])].filter((n, i, all) => all.indexOf(n) === i);
+  /** CEL for a value that is `inOwn` in pullgate's own namespace (with a CA Secret) and `elsewhere` elsewhere. */
+  const byNamespace = (inOwn: string, elsewhere: string) => (ca === undefined ? cel(elsewhere) : `(request.namespace == ${cel(settings.namespace)} ? ${cel(inOwn)} : ${cel(elsewhere)})`);
+  const names = ca === undefined ? settings.pullSecretName : `${settings.pullSecretName} (${ca} in ${settings.namespace})`;
+  const types = ca === undefined ? PULL_SECRET_TYPE : `${PULL_SECRET_TYPE} (${CA_SECRET_TYPE} in ${settings.namespace})`;
   return [
     {
       expression: `!(request.namespace in [${forbidden.map(cel).join(', ')}])`,
@@ -127,16 +144,25 @@ function writeGuardValidations(settings: AccessPolicySettings): V1Validation[] {
       messageExpression: `'pullgate may not write Secrets in namespace ' + request.namespace`,
       reason: 'Forbidden',
     },
+    ...(ca === undefined
+      ? []
+      : [
+          {
+            expression: `request.namespace != ${cel(settings.namespace)} || request.operation == 'CREATE'`,
+            message: `pullgate may only create, never update or delete, a Secret in ${settings.namespace}`,
+            reason: 'Forbidden',
+          },
+        ]),
     {
-      expression: `variables.name == ${cel(settings.pullSecretName)}`,
-      message: `pullgate may only write the Secret named ${settings.pullSecretName}`,
-      messageExpression: `'pullgate may only write the Secret named ${settings.pullSecretName}, not "' + variables.name + '"'`,
+      expression: `variables.name == ${byNamespace(ca ?? '', settings.pullSecretName)}`,
+      message: `pullgate may only write the Secret named ${names}`,
+      messageExpression: `'pullgate may only write the Secret named ' + ${byNamespace(ca ?? '', settings.pullSecretName)} + ', not "' + variables.name + '"'`,
       reason: 'Forbidden',
     },
     {
-      expression: `request.operation == 'DELETE' || (has(object.type) && object.type == ${cel(PULL_SECRET_TYPE)})`,
-      message: `pullgate may only write Secrets of type ${PULL_SECRET_TYPE}`,
-      messageExpression: `'pullgate may only write Secrets of type ${PULL_SECRET_TYPE}, not ' + (has(object.type) ? object.type : 'none')`,
+      expression: `request.operation == 'DELETE' || (has(object.type) && object.type == ${byNamespace(CA_SECRET_TYPE, PULL_SECRET_TYPE)})`,
+      message: `pullgate may only write Secrets of type ${types}`,
+      messageExpression: `'pullgate may only write Secrets of type ' + ${byNamespace(CA_SECRET_TYPE, PULL_SECRET_TYPE)} + ', not ' + (has(object.type) ? object.type : 'none')`,
       reason: 'Forbidden',
     },
     {
@@ -157,7 +183,8 @@ function writeGuardValidations(settings: AccessPolicySettings): V1Validation[] {
  * An admission policy, enforced by the API server itself, that holds pullgate's ServiceAccount to
  * the one kind of write it needs: the pull secret (by name, type and managed-by label), outside
  * kube-system and pullgate's own namespace, and only ever replacing or deleting a Secret pullgate
- * manages. RBAC alone cannot say this: it grants `create` on every Secret, which would let that
+ * manages; with self-managed TLS also creating (only) its CA Secret, by name and type, in its own
+ * namespace. RBAC alone cannot say this: it grants `create` on every Secret, which would let that
  * identity mint a ServiceAccount token Secret for any ServiceAccount.
  */
 export function writeGuardManifests(settings: AccessPolicySettings): [V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding] {

@@ -18,7 +18,8 @@ import { kubeSecretsApi } from '../k8s/secrets-api.ts';
 import { loadKubeConfig } from '../k8s/kube-config.ts';
 import { followLicense } from '../license/license-source.ts';
 import type { Logger } from '../logger.ts';
-import { readTlsFiles, reloadOnChange, type TlsFiles } from '../tls/serving-certificate.ts';
+import { placeholderTls, readTlsFiles, reloadOnChange, type TlsFiles } from '../tls/serving-certificate.ts';
+import { startSelfManagedTls, type SelfManagedTlsSettings } from './self-managed-tls-wiring.ts';
 import { admissionContext, liveSettings } from './admission-state.ts';
 import { createHttpsServer } from './https-server.ts';
 import { createMetrics, createMetricsServer } from './metrics.ts';
@@ -28,7 +29,8 @@ import { DEFAULT_BODY_LIMIT } from './read-body.ts';
 
 export interface ServeOptions {
   configFile: string;
-  tls: TlsFiles;
+  /** Certificate files (cert-manager or any issuer), or self-managed TLS from a CA in a Secret. */
+  tls: TlsFiles | SelfManagedTlsSettings;
   host: string;
   port: number;
   metricsPort: number;
@@ -204,9 +206,11 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
 
     let listening = false;
     let draining = false;
-    const ready = () => listening && !draining && state.synced() && (copied?.synced() ?? true);
+    let tlsReady = () => true;
+    const ready = () => listening && !draining && tlsReady() && state.synced() && (copied?.synced() ?? true);
+    const tlsFiles = 'selfManaged' in options.tls ? undefined : options.tls;
     const server = createHttpsServer(
-      readTlsFiles(options.tls),
+      tlsFiles ? readTlsFiles(tlsFiles) : placeholderTls(),
       createMutateHandler({ admission, logger, metrics, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, maxInFlightBytes: options.maxInFlightBytes }),
       createOpsApp({ ready }, logger),
       logger,
@@ -214,8 +218,14 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     );
     const metricsServer = createMetricsServer(metrics);
     stoppables.add(() => Promise.all([close(server), close(metricsServer)]));
-    const tlsWatch = reloadOnChange(server, options.tls, logger);
-    stoppables.add(() => tlsWatch.close());
+    if (tlsFiles) {
+      const tlsWatch = reloadOnChange(server, tlsFiles, logger);
+      stoppables.add(() => tlsWatch.close());
+    } else {
+      const selfManaged = startSelfManagedTls({ settings: (options.tls as SelfManagedTlsSettings).selfManaged, server, kubeConfig: kc, secretsApi, budget, ownNamespace, logger });
+      tlsReady = selfManaged.ready;
+      stoppables.add(() => selfManaged.stop());
+    }
 
     const port = await listen(server, options.port, options.host);
     const metricsPort = await listen(metricsServer, options.metricsPort, options.host);

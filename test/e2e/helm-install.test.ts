@@ -3,9 +3,9 @@
 // rights, its write guard holds that ServiceAccount (not the shared one) to its pull secret, and
 // `helm uninstall` leaves no cluster-scoped object behind.
 // The release has its own name and namespace, so nothing clashes with the suite's shared pullgate
-// (RBAC pullgate, write guard pullgate-write-guard). cert-manager is not installed here: the
-// release brings its own TLS (tls.certManager=false). Its webhook serves only a namespace that is
-// never created and a label no namespace carries, so the API server never calls it.
+// (RBAC pullgate, write guard pullgate-write-guard). No cert-manager is needed: the release uses
+// the default self-managed TLS. Its webhook serves only a namespace that is never created and a
+// label no namespace carries, so the API server never calls it.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,7 +39,6 @@ const VALUES = {
   namespaces: { application: `helm-app-${suffix}`, optInLabel: `pullgate-helm.example.com/serve=${suffix}` },
   license: { value: LICENSE_YAML },
   global: { replicated: { dockerconfigjson: DOCKER_CONFIG } },
-  tls: { certManager: false },
   networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
 };
 
@@ -47,11 +46,13 @@ const CLUSTER_WIDE = [
   ...expand('namespaces', [], ['get', 'list', 'watch']),
   ...expand('secrets', [], ['create']),
   ...expand('secrets', [PULL_SECRET], ['get', 'list', 'watch', 'update', 'delete']),
+  ...expand('mutatingwebhookconfigurations.admissionregistration.k8s.io', [NAME], ['list', 'watch', 'update']),
 ];
 const OWN_NAMESPACE_ONLY = [
   ...expand('leases.coordination.k8s.io', [], ['create']),
   ...expand('leases.coordination.k8s.io', ['pullgate-leader'], ['get', 'update']),
   ...expand('secrets', [CREDENTIAL_SECRET], ['get', 'list', 'watch']),
+  ...expand('secrets', [`${NAME}-ca`], ['get']),
 ];
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
@@ -142,7 +143,8 @@ describe.skipIf(unavailable)('helm install of deploy/helm/pullgate', () => {
 
     const inOwnNamespace = await asRelease(['create', '--dry-run=server', '-f', '-'], secret(PULL_SECRET, NAMESPACE));
     expect(inOwnNamespace.stderr).toContain(POLICY);
-    expect(inOwnNamespace.stderr).toContain(`pullgate may not write Secrets in namespace ${NAMESPACE}`);
+    // In its own namespace only the CA Secret of self-managed TLS.
+    expect(inOwnNamespace.stderr).toContain(`pullgate may only write the Secret named ${NAME}-ca, not "${PULL_SECRET}"`);
 
     const allowed = await asRelease(['create', '--dry-run=server', '-f', '-'], secret(PULL_SECRET, other));
     expect(allowed.stderr).toBe('');

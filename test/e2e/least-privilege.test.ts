@@ -16,6 +16,8 @@ const PULLGATE = `system:serviceaccount:${OWN_NAMESPACE}:pullgate`;
 /** A ServiceAccount of the same namespace with no binding at all: what any such identity may do. */
 const NOBODY = `system:serviceaccount:${OWN_NAMESPACE}:nobody-${randomBytes(3).toString('hex')}`;
 const POLICY = "ValidatingAdmissionPolicy 'pullgate-write-guard'";
+/** The CA Secret of self-managed TLS, the one Secret pullgate may create in its own namespace. */
+const CA_SECRET = 'pullgate-ca';
 const MANAGED = { 'app.kubernetes.io/managed-by': 'pullgate' };
 // Secret data the tests send; no refusal may ever echo it.
 const DATA = Buffer.from(JSON.stringify({ auths: { 'proxy.example.com': { auth: Buffer.from('LICENSE_ID:lp-e2e-7c1d0a').toString('base64') } } })).toString('base64');
@@ -24,8 +26,14 @@ const CLUSTER_WIDE = [
   ...expand('namespaces', [], ['get', 'list', 'watch']),
   ...expand('secrets', [], ['create']),
   ...expand('secrets', [SECRET_NAME], ['get', 'list', 'watch', 'update', 'delete']),
+  // Self-managed TLS (deploy/'s default): its own webhook configuration, to keep the caBundle.
+  ...expand('mutatingwebhookconfigurations.admissionregistration.k8s.io', ['pullgate'], ['list', 'watch', 'update']),
 ];
-const OWN_NAMESPACE_ONLY = [...expand('leases.coordination.k8s.io', [], ['create']), ...expand('leases.coordination.k8s.io', ['pullgate-leader'], ['get', 'update'])];
+const OWN_NAMESPACE_ONLY = [
+  ...expand('leases.coordination.k8s.io', [], ['create']),
+  ...expand('leases.coordination.k8s.io', ['pullgate-leader'], ['get', 'update']),
+  ...expand('secrets', [CA_SECRET], ['get']),
+];
 
 const secret = (name: string, namespace: string, changes: { type?: string; labels?: Record<string, string>; annotations?: Record<string, string>; data?: Record<string, string> } = {}) =>
   JSON.stringify({
@@ -128,7 +136,8 @@ describe.skipIf(unavailable)("pullgate's rights, as the API server enforces them
       ['no managed-by label', secret(SECRET_NAME, ns), 'pullgate may only write Secrets labelled app.kubernetes.io/managed-by=pullgate'],
       ['another managed-by value', secret(SECRET_NAME, ns, { labels: { 'app.kubernetes.io/managed-by': 'helm' } }), 'labelled app.kubernetes.io/managed-by=pullgate'],
       ['type Opaque', secret(SECRET_NAME, ns, { type: 'Opaque', labels: MANAGED, data: { x: DATA } }), 'pullgate may only write Secrets of type kubernetes.io/dockerconfigjson, not Opaque'],
-      ["pullgate's own namespace", secret(SECRET_NAME, OWN_NAMESPACE, { labels: MANAGED }), `pullgate may not write Secrets in namespace ${OWN_NAMESPACE}`],
+      ["the pull secret in pullgate's own namespace", secret(SECRET_NAME, OWN_NAMESPACE, { labels: MANAGED }), `pullgate may only write the Secret named ${CA_SECRET}, not "${SECRET_NAME}"`],
+      ["the CA Secret's name with another type", secret(CA_SECRET, OWN_NAMESPACE, { labels: MANAGED }), 'pullgate may only write Secrets of type kubernetes.io/tls, not kubernetes.io/dockerconfigjson'],
     ];
     for (const [what, manifest, message] of cases) expectRefused(await pullgate(['create', '-f', '-'], manifest), message, what);
     expect(await exists('other-registry', ns)).toBe(false);

@@ -44,6 +44,18 @@ export interface PullgateOptions {
   nodeArgs?: string[];
   /** Wait for /readyz (default), or return once it logs "pullgate serving" (an API server that never answers may keep it unready). */
   waitReady?: boolean;
+  /**
+   * Its own namespace and ServiceAccount, whose RBAC and write guard the test has applied, instead
+   * of scenario.OWN_NAMESPACE and deploy/'s ServiceAccount `pullgate`.
+   */
+  identity?: { namespace: string; serviceAccount: string };
+  /**
+   * Self-managed TLS (serve --tls self-managed) instead of certificate files: the CA comes from
+   * the Secret `caSecret` (created by the first instance) and the instance keeps it in the
+   * caBundle of `webhookConfiguration`, which the test registers itself (registerWebhook must be
+   * false). Its serving certificate names 127.0.0.1 and localhost besides the Service's names.
+   */
+  selfManagedTls?: { caSecret: string; webhookConfiguration: string; certValidity?: string };
 }
 
 export interface PullgateInstance {
@@ -53,7 +65,7 @@ export interface PullgateInstance {
   logPath: string;
   configPath: string;
   licensePath: string;
-  /** PEM of the CA of its serving certificate: what a client of /mutate trusts. */
+  /** PEM of the CA of its serving certificate: what a client of /mutate trusts (self-managed: the CA Secret's, once ready). */
   ca: string;
   process: SupervisedProcess;
   /** Deletes its webhook configuration (if it registered one) and stops the process. */
@@ -86,6 +98,10 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
   const name = options.name ?? SHARED_INSTANCE;
   const shared = name === SHARED_INSTANCE;
   const registerWebhook = options.registerWebhook ?? shared;
+  const selfManaged = options.selfManagedTls;
+  if (selfManaged && registerWebhook) throw new Error(`pullgate instance "${name}": with self-managed TLS the test registers the webhook configuration`);
+  const ownNamespace = options.identity?.namespace ?? OWN_NAMESPACE;
+  const serviceAccount = options.identity?.serviceAccount ?? 'pullgate';
   const dir = join(info.dir, shared ? name : `pullgate-${name}`);
   try {
     mkdirSync(dir);
@@ -98,18 +114,27 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
     return path;
   };
 
-  for (const ns of [OWN_NAMESPACE, APP_NAMESPACE, ADDITIONAL_NAMESPACE]) {
-    await client.kubectl(['create', 'namespace', ns], { allowFailure: true });
+  if (!options.identity) {
+    for (const ns of [OWN_NAMESPACE, APP_NAMESPACE, ADDITIONAL_NAMESPACE]) {
+      await client.kubectl(['create', 'namespace', ns], { allowFailure: true });
+    }
+    // The RBAC and the write guard exactly as shipped: pullgate acts with nothing more.
+    await client.kubectl(['apply', '-f', join(ROOT, 'deploy/rbac.yaml'), '-f', join(ROOT, 'deploy/write-guard.yaml')]);
   }
-  // The RBAC and the write guard exactly as shipped: pullgate acts with nothing more.
-  await client.kubectl(['apply', '-f', join(ROOT, 'deploy/rbac.yaml'), '-f', join(ROOT, 'deploy/write-guard.yaml')]);
-  const token = (await client.kubectl(['create', 'token', 'pullgate', '-n', OWN_NAMESPACE, '--duration=24h'])).stdout.trim();
-  const kubeconfig = writeKubeconfig(join(dir, 'kubeconfig'), options.apiServerUrl ?? info.server, info.caPem, `system:serviceaccount:${OWN_NAMESPACE}:pullgate`, { token }, OWN_NAMESPACE);
+  const token = (await client.kubectl(['create', 'token', serviceAccount, '-n', ownNamespace, '--duration=24h'])).stdout.trim();
+  const kubeconfig = writeKubeconfig(join(dir, 'kubeconfig'), options.apiServerUrl ?? info.server, info.caPem, `system:serviceaccount:${ownNamespace}:${serviceAccount}`, { token }, ownNamespace);
 
-  const ca = createCertificateAuthority('pullgate-webhook-ca');
-  const serving = issueServingCert(ca, [], 'pullgate');
-  const certPath = file('tls.crt', serving.certPem);
-  const keyPath = file('tls.key', serving.keyPem);
+  let tlsArgs: string[];
+  let ca: { certPem: string } | undefined;
+  if (selfManaged) {
+    tlsArgs = ['--tls', 'self-managed', '--tls-ca-secret', selfManaged.caSecret, '--webhook-configuration', selfManaged.webhookConfiguration, '--tls-san', '127.0.0.1', '--tls-san', 'localhost',
+      ...(selfManaged.certValidity ? ['--tls-cert-validity', selfManaged.certValidity] : [])];
+  } else {
+    const authority = createCertificateAuthority('pullgate-webhook-ca');
+    ca = authority;
+    const serving = issueServingCert(authority, [], 'pullgate');
+    tlsArgs = ['--tls-cert-file', file('tls.crt', serving.certPem), '--tls-key-file', file('tls.key', serving.keyPem)];
+  }
   const licensePath = options.licensePath ?? file('license.yaml', LICENSE_YAML);
   const configText = typeof options.configYaml === 'string' ? options.configYaml : (options.configYaml ?? scenarioConfigYaml)(licensePath);
   const configPath = file('config.yaml', configText);
@@ -119,7 +144,7 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
     name,
     process.execPath,
     [...(options.nodeArgs ?? []), join(ROOT, 'dist/main.js'), 'serve', '--config', configPath, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
-      '--tls-cert-file', certPath, '--tls-key-file', keyPath, '--namespace', OWN_NAMESPACE, '--kubeconfig', kubeconfig, '--log-level', 'debug',
+      ...tlsArgs, '--namespace', ownNamespace, '--kubeconfig', kubeconfig, '--log-level', 'debug',
       ...(options.extraArgs ?? [])],
     logPath,
   );
@@ -135,18 +160,24 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
     // them); pullgate logs them once it serves.
     const { port, metricsPort } = await eventually(`${name} to log "pullgate serving"`, () => servingLine(logPath), { timeoutMs: 30_000, watch, files: [logPath] });
     if (options.waitReady ?? true) {
-      await eventually(`${name} /readyz`, async () => (await httpGet(`https://127.0.0.1:${port}/readyz`, { ca: ca.certPem })).status === 200, {
+      // Self-managed: its CA is not known before it is ready (it listens with a placeholder until then).
+      const tls = ca ? { ca: ca.certPem } : { insecure: true };
+      await eventually(`${name} /readyz`, async () => (await httpGet(`https://127.0.0.1:${port}/readyz`, tls)).status === 200, {
         timeoutMs: 30_000,
         retryErrors: true,
         watch,
       });
+    }
+    if (!ca) {
+      const secret = JSON.parse((await client.kubectl(['get', 'secret', selfManaged!.caSecret, '-n', ownNamespace, '-o', 'json'])).stdout) as { data: Record<string, string> };
+      ca = { certPem: Buffer.from(secret.data['tls.crt']!, 'base64').toString('utf8') };
     }
 
     if (registerWebhook) {
       const scope = namespaceScope(validateConfig(parse(configText), undefined).namespaces, OWN_NAMESPACE);
       const webhook = webhookConfiguration(scope, {
         name: webhookName,
-        clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca.certPem).toString('base64') },
+        clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca!.certPem).toString('base64') },
         // Fail loudly in tests: a webhook that is not reached must not pass as "nothing to do".
         failurePolicy: 'Fail',
       });

@@ -257,8 +257,21 @@ describe('pullgate --help', () => {
   it('lists the serve flags: port, TLS files, metrics port', async () => {
     const result = await runCli(['serve', '--help']);
     expect(result.code).toBe(0);
-    for (const flag of ['--config <file>', '--port <port>', '--metrics-port <port>', '--tls-cert-file <file>', '--tls-key-file <file>', '--kubeconfig <file>']) {
+    for (const flag of ['--config <file>', '--port <port>', '--metrics-port <port>', '--tls-cert-file <file>', '--tls-key-file <file>', '--kubeconfig <file>',
+      '--tls <mode>', '--tls-ca-secret <name>', '--webhook-configuration <name>', '--service-name <name>', '--tls-san <name>', '--tls-cert-validity <duration>']) {
       expect(result.stdout).toContain(flag);
+    }
+  });
+
+  it('refuses a TLS mode that does not exist and a certificate validity without a unit or under 10 s', async () => {
+    for (const [args, message] of [
+      [['--tls', 'manual'], /--tls.*Allowed choices are files, self-managed/],
+      [['--tls-cert-validity', '7'], /--tls-cert-validity.*must be a duration of at least 10s/],
+      [['--tls-cert-validity', '5s'], /--tls-cert-validity.*must be a duration of at least 10s/],
+    ] as const) {
+      const result = await runCli(['serve', '--config', 'x.yaml', ...args]);
+      expect(result.code, args.join(' ')).not.toBe(0);
+      expect(result.stderr).toMatch(message);
     }
   });
 

@@ -52,6 +52,8 @@ const BAD_VALUES: Array<[string, object, string]> = [
   ['a digest that is not sha256', { image: { digest: 'sha256:abc' } }, '/image/digest'],
   ['a PDB of "most"', { podDisruptionBudget: { minAvailable: 'most' } }, '/podDisruptionBudget/minAvailable'],
   ['a license key with a slash', { license: { key: 'a/b' } }, '/license/key'],
+  ['a TLS mode that does not exist', { tls: { mode: 'manual' } }, '/tls/mode'],
+  ['a serving certificate validity without a unit', { tls: { certValidity: '7' } }, '/tls/certValidity'],
   ['a dockerconfigjson that is not base64', { global: { replicated: { dockerconfigjson: '{"auths":{}}' } } }, '/global/replicated/dockerconfigjson'],
 ];
 
@@ -153,21 +155,41 @@ describe.skipIf(helmUnavailable)("the chart's values", () => {
     expect(checksum(BASE)).not.toBe(checksum(merged(BASE, { privateRegistries: ['quay.io/acme', 'docker.io/acme'] })));
   });
 
-  it('with cert-manager: a Certificate for the Service name and the CA injected; without: neither, and the CA given', () => {
-    const withCertManager = render(BASE);
+  it('self-managed by default: no Certificate, no TLS volume, no caBundle for an upgrade to reset; pullgate told its CA Secret, webhook configuration and Service', () => {
+    const selfManaged = render(BASE);
+    expect(selfManaged.all('Certificate')).toEqual([]);
+    expect(selfManaged.all('Issuer')).toEqual([]);
+    const configuration = selfManaged.one('MutatingWebhookConfiguration');
+    expect(configuration.metadata.annotations).toBeUndefined();
+    for (const hook of configuration.webhooks) expect(hook.clientConfig).toEqual({ service: { namespace: 'acme-system', name: 'acme-pullgate', path: '/mutate', port: 443 } });
+    const pod = selfManaged.one('Deployment').spec.template.spec;
+    expect(pod.volumes.map((v: { name: string }) => v.name)).not.toContain('tls');
+    expect(pod.containers[0].args).toEqual(['serve', '--config', '/etc/pullgate/config/config.yaml', '--tls', 'self-managed', '--tls-ca-secret', 'acme-pullgate-ca',
+      '--webhook-configuration', configuration.metadata.name, '--service-name', selfManaged.one('Service').metadata.name, '--tls-cert-validity', '7d']);
+    const custom = render(merged(BASE, { tls: { caSecretName: 'webhook-ca', certValidity: '36h' } })).one('Deployment').spec.template.spec.containers[0].args;
+    expect(custom).toEqual(expect.arrayContaining(['webhook-ca', '36h']));
+  });
+
+  it('with cert-manager: a Certificate for the Service name and the CA injected; with a Secret: neither, and the CA given', () => {
+    const withCertManager = render(merged(BASE, { tls: { mode: 'cert-manager' } }));
     expect(withCertManager.one('Certificate').spec).toMatchObject({ secretName: 'acme-pullgate-tls', dnsNames: ['acme-pullgate.acme-system.svc', 'acme-pullgate.acme-system.svc.cluster.local'], issuerRef: { name: 'acme-pullgate-selfsigned', kind: 'Issuer' } });
     expect(withCertManager.one('Issuer').spec).toEqual({ selfSigned: {} });
     expect(withCertManager.one('MutatingWebhookConfiguration').metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'acme-system/acme-pullgate-tls' });
     expect(withCertManager.one('Service').metadata.name).toBe('acme-pullgate');
+    expect(withCertManager.one('Deployment').spec.template.spec.containers[0].args).toEqual(['serve', '--config', '/etc/pullgate/config/config.yaml']);
+    expect(withCertManager.one('Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName).toBe('acme-pullgate-tls');
 
     const ca = Buffer.from('-----BEGIN CERTIFICATE-----\n').toString('base64');
-    const own = render(merged(BASE, { tls: { certManager: false, secretName: 'webhook-tls', caBundle: ca } }));
+    const own = render(merged(BASE, { tls: { mode: 'secret', secretName: 'webhook-tls', caBundle: ca } }));
     expect(own.all('Certificate')).toEqual([]);
     expect(own.all('Issuer')).toEqual([]);
     const configuration = own.one('MutatingWebhookConfiguration');
     expect(configuration.metadata.annotations).toBeUndefined();
     for (const hook of configuration.webhooks) expect(hook.clientConfig).toEqual({ service: { namespace: 'acme-system', name: 'acme-pullgate', path: '/mutate', port: 443 }, caBundle: ca });
     expect(own.one('Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName).toBe('webhook-tls');
+    // Neither needs rights on the webhook configuration or a CA Secret.
+    expect(JSON.stringify(own.one('ClusterRole').rules)).not.toContain('mutatingwebhookconfigurations');
+    expect(JSON.stringify(own.one('Role').rules)).not.toContain('acme-pullgate-ca');
   });
 
   it('renders a ServiceMonitor and a NetworkPolicy only when asked, aimed at its own Pods and ports', () => {

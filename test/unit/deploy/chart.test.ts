@@ -19,6 +19,8 @@ const VALUE_SETS: Record<string, object> = {
   'a pull secret name of its own, no appSlug': { privateRegistries: ['quay.io/acme'], license: { existingSecret: 'acme-license' }, pullSecret: { name: 'custom-pull' }, namespaces: { application: 'acme', additional: ['monitoring'] } },
   'the credential from global.replicated.dockerconfigjson': { ...BASE, global: { replicated: { dockerconfigjson: DOCKER_CONFIG, customerName: 'ACME', licenseFields: { expires_at: { value: '' } } } } },
   'failurePolicy Fail, a 5 s timeout': { ...BASE, webhook: { failurePolicy: 'Fail', timeoutSeconds: 5 } },
+  'TLS from cert-manager': { ...BASE, tls: { mode: 'cert-manager' } },
+  'TLS from an existing Secret, its own CA Secret name ignored': { ...BASE, tls: { mode: 'secret', caSecretName: 'unused-ca' } },
 };
 
 describe.skipIf(helmUnavailable)('the chart deploy/helm/pullgate', () => {
@@ -60,8 +62,8 @@ describe.skipIf(helmUnavailable)('the chart deploy/helm/pullgate', () => {
 
   it('names its own pull secret in the RBAC, the write guard and the configuration', () => {
     const rendered = render(VALUE_SETS['a pull secret name of its own, no appSlug']!);
-    expect(rendered.one('ClusterRole').rules.at(-1).resourceNames).toEqual(['custom-pull']);
-    expect(rendered.one('ValidatingAdmissionPolicy').spec.validations.map((v: { expression: string }) => v.expression)).toContain("variables.name == 'custom-pull'");
+    expect(rendered.one('ClusterRole').rules.find((r: { resources: string[]; resourceNames?: string[] }) => r.resources.includes('secrets') && r.resourceNames).resourceNames).toEqual(['custom-pull']);
+    expect(rendered.one('ValidatingAdmissionPolicy').spec.validations.map((v: { expression: string }) => v.expression)).toContain("variables.name == (request.namespace == 'acme-system' ? 'acme-pullgate-ca' : 'custom-pull')");
     expect(rendered.one('ConfigMap').data['config.yaml']).toContain('name: custom-pull');
     expect(rendered.one('ConfigMap').data['config.yaml']).not.toContain('appSlug');
     expect(rendered.one('Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'license').secret.secretName).toBe('acme-license');
@@ -72,14 +74,14 @@ describe.skipIf(helmUnavailable)('the chart deploy/helm/pullgate', () => {
     const rendered = render(VALUE_SETS['the credential from global.replicated.dockerconfigjson']!);
     const secret = rendered.one('Secret', 'acme-pullgate-dockerconfig');
     expect(secret).toMatchObject({ type: 'kubernetes.io/dockerconfigjson', metadata: { namespace: 'acme-system' }, data: { '.dockerconfigjson': DOCKER_CONFIG } });
-    expect(rendered.one('Role').rules.at(-1)).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['acme-pullgate-dockerconfig'], verbs: ['get', 'list', 'watch'] });
+    expect(rendered.one('Role').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['acme-pullgate-dockerconfig'], verbs: ['get', 'list', 'watch'] });
     expect(rendered.one('ConfigMap').data['config.yaml']).toContain('dockerConfigSecret: acme-pullgate-dockerconfig');
     // The license is still needed: its Secret, made from license.value.
     expect(Buffer.from(rendered.one('Secret', 'acme-pullgate-license').data['license.yaml'], 'base64').toString()).toBe(LICENSE);
     // An explicit credentials.dockerConfigSecret wins, and nothing is made of the global.
     const explicit = render({ ...VALUE_SETS['the credential from global.replicated.dockerconfigjson']!, credentials: { dockerConfigSecret: 'vendor-pull' } });
     expect(explicit.all('Secret').map((s) => s.metadata.name)).toEqual(['acme-pullgate-license']);
-    expect(explicit.one('Role').rules.at(-1).resourceNames).toEqual(['vendor-pull']);
+    expect(explicit.one('Role').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['vendor-pull'], verbs: ['get', 'list', 'watch'] });
     expectAgreement(explicit, 'acme-system', 'acme-pullgate');
   });
 

@@ -32,12 +32,16 @@ export function expectedFor(rendered: Rendered, namespace: string, name: string,
   const licenseSecret = rendered.all('Secret').find((s) => s.metadata.name === `${name}-license`);
   const licenseText = licenseSecret ? Buffer.from(Object.values(licenseSecret.data as Record<string, string>)[0]!, 'base64').toString() : undefined;
   const { pullSecretName } = effectiveSettings(config, { licenseID: 'unused', appSlug: config.appSlug ?? 'licensed-app', customerName: '' });
+  // Self-managed TLS is a flag of `serve`: read from the Deployment's arguments, as pullgate reads them.
+  const args: string[] = rendered.one('Deployment').spec.template.spec.containers[0].args;
+  const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
   const settings: AccessPolicySettings = {
     namespace,
     serviceAccount: name,
     pullSecretName,
     leaseName: DEFAULT_LEASE_NAME,
     ...(config.credentials ? { dockerConfigSecret: config.credentials.dockerConfigSecret } : {}),
+    ...(flag('--tls') === 'self-managed' ? { selfManagedTls: { caSecretName: flag('--tls-ca-secret') ?? 'pullgate-ca', webhookConfigurationName: flag('--webhook-configuration') ?? 'pullgate' } } : {}),
   };
   return {
     config,

@@ -17,19 +17,21 @@ describe('deploy/', () => {
     expect(checkConfig(parse(configText)).problems).toEqual([]);
   });
 
-  it('grants pullgate exactly: namespaces to read, secrets to create, the pull secret by name, its lease — nothing more', () => {
+  it('grants pullgate exactly: namespaces to read, secrets to create, the pull secret by name, its lease, its CA Secret and webhook configuration by name — nothing more', () => {
     const rbac = docs('rbac.yaml');
     expect(rbac.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
     expect(rbac.find((d) => d.kind === 'ClusterRole').rules).toEqual([
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['my-app-registry'], verbs: ['get', 'list', 'watch', 'update', 'delete'] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['pullgate'], verbs: ['list', 'watch', 'update'] },
     ]);
     const role = rbac.find((d) => d.kind === 'Role');
     expect(role.metadata.namespace).toBe(DEPLOY_NAMESPACE);
     expect(role.rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['pullgate-leader'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['pullgate-ca'], verbs: ['get'] },
     ]);
     for (const binding of rbac.filter((d) => d.kind.endsWith('Binding'))) {
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'pullgate', namespace: DEPLOY_NAMESPACE }]);
@@ -46,7 +48,8 @@ describe('deploy/', () => {
     expect(binding).toMatchObject({ spec: { policyName: policy.metadata.name, validationActions: ['Deny'] } });
     expect(binding.spec.matchResources).toBeUndefined();
     const expressions = policy.spec.validations.map((v: any) => v.expression).join('\n');
-    for (const fact of ["'kube-system', 'pullgate'", "'my-app-registry'", "'kubernetes.io/dockerconfigjson'", "object.metadata.labels['app.kubernetes.io/managed-by'] == 'pullgate'", "oldObject.metadata.labels['app.kubernetes.io/managed-by'] == 'pullgate'"]) {
+    // Its own namespace only for creating the CA Secret (self-managed TLS), by name and type.
+    for (const fact of ["['kube-system']", "request.namespace != 'pullgate' || request.operation == 'CREATE'", "(request.namespace == 'pullgate' ? 'pullgate-ca' : 'my-app-registry')", "(request.namespace == 'pullgate' ? 'kubernetes.io/tls' : 'kubernetes.io/dockerconfigjson')", "object.metadata.labels['app.kubernetes.io/managed-by'] == 'pullgate'", "oldObject.metadata.labels['app.kubernetes.io/managed-by'] == 'pullgate'"]) {
       expect(expressions).toContain(fact);
     }
     for (const validation of policy.spec.validations) {
@@ -73,10 +76,13 @@ describe('deploy/', () => {
       expect(hook.clientConfig.service).toEqual({ namespace, name: service.metadata.name, path: '/mutate', port: 443 });
       expect(service.spec.ports.find((p: any) => p.port === 443).targetPort).toBe('https');
     }
-    // The CA comes from the Certificate for that Service's name.
-    const certificate = docs('certificate.yaml').find((d) => d.kind === 'Certificate');
-    expect(webhook.metadata.annotations['cert-manager.io/inject-ca-from']).toBe(`${certificate.metadata.namespace}/${certificate.metadata.name}`);
-    expect(certificate.spec.dnsNames).toContain(`${service.metadata.name}.${namespace}.svc`);
+    // Self-managed TLS: pullgate keeps the CA in this webhook configuration (the one its RBAC names)
+    // and issues for that Service's name; the manifest carries no caBundle for an apply to reset.
+    const args: string[] = deployment.spec.template.spec.containers[0].args;
+    expect(args.slice(args.indexOf('--tls'), args.indexOf('--tls') + 2)).toEqual(['--tls', 'self-managed']);
+    expect(args[args.indexOf('--webhook-configuration') + 1]).toBe(webhook.metadata.name);
+    expect(args[args.indexOf('--service-name') + 1]).toBe(service.metadata.name);
+    for (const hook of webhook.webhooks) expect(hook.clientConfig.caBundle).toBeUndefined();
     // pullgate's own Pods opt out, and the disruption budget covers them.
     expect(deployment.spec.template.metadata.labels['pullgate.dev/inject']).toBe('disabled');
     expect(docs('pdb.yaml')[0].spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);

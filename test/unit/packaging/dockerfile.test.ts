@@ -543,6 +543,11 @@ describe('deploy/deployment.yaml runs the image as the Dockerfile intends', () =
     const config = parse(configMap!.data![key]!) as { license: { file: string } };
     const license = mountFor(config.license.file);
     expect(license?.volume.secret, `${config.license.file} comes from a Secret`).toBeDefined();
+    // Self-managed TLS (deploy/'s default) reads no certificate file: its CA comes from a Secret it reads through the API.
+    if (flagValue(argv, '--tls') === 'self-managed') {
+      expect(flagValue(argv, '--tls-ca-secret'), 'the CA Secret is named').toBeDefined();
+      return;
+    }
     for (const flag of ['--tls-cert-file', '--tls-key-file']) {
       const file = flagValue(argv, flag) ?? serveDefaults.get(flag);
       expect(file, `${flag} is passed or has a default`).toBeDefined();

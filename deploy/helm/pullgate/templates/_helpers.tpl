@@ -62,6 +62,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/* self-managed TLS: the CA Secret pullgate creates and reads in its namespace. */}}
+{{- define "pullgate.caSecret" -}}
+{{- default (printf "%s-ca" (include "pullgate.fullname" .)) .Values.tls.caSecretName -}}
+{{- end -}}
+
 {{- define "pullgate.tlsSecret" -}}
 {{- default (printf "%s-tls" (include "pullgate.fullname" .)) .Values.tls.secretName -}}
 {{- end -}}
@@ -132,7 +137,8 @@ namespaces, unless "*" stands for every namespace. Both sorted and without repea
       name: {{ include "pullgate.fullname" $root }}
       path: /mutate
       port: 443
-    {{- if and (not $root.Values.tls.certManager) $root.Values.tls.caBundle }}
+    {{- /* self-managed: pullgate sets caBundle itself; left out here so an upgrade never resets it. */}}
+    {{- if and (eq $root.Values.tls.mode "secret") $root.Values.tls.caBundle }}
     caBundle: {{ $root.Values.tls.caBundle }}
     {{- end }}
   admissionReviewVersions:
