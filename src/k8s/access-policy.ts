@@ -24,6 +24,8 @@ export interface AccessPolicySettings {
   dockerConfigSecret?: string;
   /** Self-managed TLS (serve --tls self-managed): the CA Secret it creates and reads, the webhook configuration whose caBundle it keeps. */
   selfManagedTls?: { caSecretName: string; webhookConfigurationName: string };
+  /** serve --install-guard: the chart's install guard, a MutatingWebhookConfiguration pullgate deletes once it serves. */
+  installGuard?: string;
 }
 
 const PULL_SECRET_TYPE: PullSecretManifest['type'] = 'kubernetes.io/dockerconfigjson';
@@ -53,6 +55,10 @@ export function clusterRules(settings: AccessPolicySettings): V1PolicyRule[] {
     // selector), updated. No get or patch: pullgate does neither.
     ...(settings.selfManagedTls
       ? [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [settings.selfManagedTls.webhookConfigurationName], verbs: ['list', 'watch', 'update'] }]
+      : []),
+    // The install guard: deleted by name once pullgate serves; never read or changed.
+    ...(settings.installGuard
+      ? [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [settings.installGuard], verbs: ['delete'] }]
       : []),
   ];
 }

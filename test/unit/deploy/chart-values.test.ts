@@ -165,7 +165,7 @@ describe.skipIf(helmUnavailable)("the chart's values", () => {
     const pod = selfManaged.one('Deployment').spec.template.spec;
     expect(pod.volumes.map((v: { name: string }) => v.name)).not.toContain('tls');
     expect(pod.containers[0].args).toEqual(['serve', '--config', '/etc/pullgate/config/config.yaml', '--tls', 'self-managed', '--tls-ca-secret', 'acme-pullgate-ca',
-      '--webhook-configuration', configuration.metadata.name, '--service-name', selfManaged.one('Service').metadata.name, '--tls-cert-validity', '7d']);
+      '--webhook-configuration', configuration.metadata.name, '--service-name', selfManaged.one('Service').metadata.name, '--tls-cert-validity', '7d', '--install-guard', 'acme-pullgate-install']);
     const custom = render(merged(BASE, { tls: { caSecretName: 'webhook-ca', certValidity: '36h' } })).one('Deployment').spec.template.spec.containers[0].args;
     expect(custom).toEqual(expect.arrayContaining(['webhook-ca', '36h']));
   });
@@ -176,7 +176,7 @@ describe.skipIf(helmUnavailable)("the chart's values", () => {
     expect(withCertManager.one('Issuer').spec).toEqual({ selfSigned: {} });
     expect(withCertManager.one('MutatingWebhookConfiguration').metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'acme-system/acme-pullgate-tls' });
     expect(withCertManager.one('Service').metadata.name).toBe('acme-pullgate');
-    expect(withCertManager.one('Deployment').spec.template.spec.containers[0].args).toEqual(['serve', '--config', '/etc/pullgate/config/config.yaml']);
+    expect(withCertManager.one('Deployment').spec.template.spec.containers[0].args).toEqual(['serve', '--config', '/etc/pullgate/config/config.yaml', '--install-guard', 'acme-pullgate-install']);
     expect(withCertManager.one('Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName).toBe('acme-pullgate-tls');
 
     const ca = Buffer.from('-----BEGIN CERTIFICATE-----\n').toString('base64');
@@ -187,8 +187,9 @@ describe.skipIf(helmUnavailable)("the chart's values", () => {
     expect(configuration.metadata.annotations).toBeUndefined();
     for (const hook of configuration.webhooks) expect(hook.clientConfig).toEqual({ service: { namespace: 'acme-system', name: 'acme-pullgate', path: '/mutate', port: 443 }, caBundle: ca });
     expect(own.one('Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName).toBe('webhook-tls');
-    // Neither needs rights on the webhook configuration or a CA Secret.
-    expect(JSON.stringify(own.one('ClusterRole').rules)).not.toContain('mutatingwebhookconfigurations');
+    // Neither needs rights on the webhook configuration or a CA Secret: only deleting the install guard.
+    expect(own.one('ClusterRole').rules.filter((r: { resources: string[] }) => r.resources.includes('mutatingwebhookconfigurations')))
+      .toEqual([{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['acme-pullgate-install'], verbs: ['delete'] }]);
     expect(JSON.stringify(own.one('Role').rules)).not.toContain('acme-pullgate-ca');
   });
 

@@ -41,6 +41,7 @@ export function expectedFor(rendered: Rendered, namespace: string, name: string,
     pullSecretName,
     leaseName: DEFAULT_LEASE_NAME,
     ...(config.credentials ? { dockerConfigSecret: config.credentials.dockerConfigSecret } : {}),
+    ...(flag('--install-guard') !== undefined ? { installGuard: flag('--install-guard')! } : {}),
     ...(flag('--tls') === 'self-managed' ? { selfManagedTls: { caSecretName: flag('--tls-ca-secret') ?? 'pullgate-ca', webhookConfigurationName: flag('--webhook-configuration') ?? 'pullgate' } } : {}),
   };
   return {

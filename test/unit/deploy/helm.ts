@@ -49,7 +49,10 @@ export interface RenderOptions {
 export type Manifest = any;
 
 export interface Rendered {
+  /** The release's objects; hooks (helm.sh/hook) are in `hooks` instead. */
   docs: Manifest[];
+  /** Helm hooks: objects Helm creates before (or after) the release's own. */
+  hooks: Manifest[];
   /** Template ("# Source:" path, e.g. pullgate/templates/rbac.yaml) → its documents. */
   bySource: Map<string, Manifest[]>;
   /** The one document of that kind (and name); throws when there is not exactly one. */
@@ -72,14 +75,16 @@ export function render(values: object, options: RenderOptions = {}): Rendered {
   for (const [source, docs] of documentsBySource(out.stdout)) {
     bySource.set(source, docs.flatMap((d) => parseAllDocuments(d).map((doc) => doc.toJS())).filter((d) => d !== null));
   }
-  const docs = [...bySource.values()].flat();
+  const isHook = (d: Manifest) => d.metadata?.annotations?.['helm.sh/hook'] !== undefined;
+  const docs = [...bySource.values()].flat().filter((d) => !isHook(d));
+  const hooks = [...bySource.values()].flat().filter(isHook);
   const all = (kind: string) => docs.filter((d) => d.kind === kind);
   const one = (kind: string, name?: string) => {
     const found = all(kind).filter((d) => name === undefined || d.metadata.name === name);
     if (found.length !== 1) throw new Error(`${found.length} ${kind}${name ? ` ${name}` : ''} rendered, expected one`);
     return found[0];
   };
-  return { docs, bySource, one, all };
+  return { docs, hooks, bySource, one, all };
 }
 
 /** helm's message refusing these values; throws if it renders them. */

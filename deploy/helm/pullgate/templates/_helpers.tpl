@@ -62,6 +62,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/* The install guard's MutatingWebhookConfiguration (install-guard.yaml), when it is enabled. */}}
+{{- define "pullgate.installGuard" -}}
+{{- if .Values.installGuard.enabled }}{{ printf "%s-install" (include "pullgate.fullname" .) }}{{ end -}}
+{{- end -}}
+
 {{/* self-managed TLS: the CA Secret pullgate creates and reads in its namespace. */}}
 {{- define "pullgate.caSecret" -}}
 {{- default (printf "%s-ca" (include "pullgate.fullname" .)) .Values.tls.caSecretName -}}
@@ -127,7 +132,30 @@ namespaces, unless "*" stands for every namespace. Both sorted and without repea
 {{- toYaml $config -}}
 {{- end -}}
 
-{{/* One webhook of the MutatingWebhookConfiguration; as src/k8s/webhook-configuration.ts builds it. */}}
+{{/*
+The webhooks of the MutatingWebhookConfiguration, as src/k8s/webhook-configuration.ts builds them.
+Given (dict "root" . "guard" true), the install guard's: the same entries, always failing closed,
+without a caBundle (see install-guard.yaml).
+*/}}
+{{- define "pullgate.webhooks" -}}
+{{- $root := .root -}}
+{{- $scope := include "pullgate.scope" $root | fromJson -}}
+{{- $hooks := list -}}
+{{- if $scope.all -}}
+{{- $hooks = append $hooks (dict "name" "pods.pullgate.dev" "operator" "NotIn" "values" $scope.excluded) -}}
+{{- else -}}
+{{- if $scope.configured -}}
+{{- $hooks = append $hooks (dict "name" "pods.pullgate.dev" "operator" "In" "values" $scope.configured) -}}
+{{- end -}}
+{{- $others := concat $scope.excluded $scope.configured | uniq | sortAlpha -}}
+{{- $hooks = append $hooks (dict "name" "opt-in.pods.pullgate.dev" "operator" "NotIn" "values" $others "matchLabels" (dict $scope.optInKey $scope.optInValue)) -}}
+{{- end -}}
+{{- range $hooks }}
+{{ include "pullgate.webhook" (merge (dict "root" $root "guard" $.guard) .) }}
+{{- end -}}
+{{- end -}}
+
+{{/* One webhook of the MutatingWebhookConfiguration. */}}
 {{- define "pullgate.webhook" -}}
 {{- $root := .root -}}
 - name: {{ .name }}
@@ -138,14 +166,14 @@ namespaces, unless "*" stands for every namespace. Both sorted and without repea
       path: /mutate
       port: 443
     {{- /* self-managed: pullgate sets caBundle itself; left out here so an upgrade never resets it. */}}
-    {{- if and (eq $root.Values.tls.mode "secret") $root.Values.tls.caBundle }}
+    {{- if and (not .guard) (eq $root.Values.tls.mode "secret") $root.Values.tls.caBundle }}
     caBundle: {{ $root.Values.tls.caBundle }}
     {{- end }}
   admissionReviewVersions:
     - v1
     - v1beta1
   sideEffects: NoneOnDryRun
-  failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+  failurePolicy: {{ if .guard }}Fail{{ else }}{{ $root.Values.webhook.failurePolicy }}{{ end }}
   matchPolicy: Equivalent
   # Sidecars added by later webhooks are rewritten too.
   reinvocationPolicy: IfNeeded
