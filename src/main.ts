@@ -71,6 +71,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     bodyLimit: flags.maxReviewBytes,
     maxInFlightBytes: flags.maxInFlightBytes,
     maxConnections: flags.maxConnections,
+    ...(flags.installGuard !== undefined ? { installGuard: flags.installGuard } : {}),
     logger,
   }).catch((err: Error) => fail(EXIT_CONFIG, err instanceof ConfigError ? err.message : `cannot start: ${err.message}`));
   let stopping = false;

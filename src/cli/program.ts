@@ -11,6 +11,7 @@ export interface ServeFlags {
   tlsCaSecret: string;
   webhookConfiguration: string;
   serviceName: string;
+  installGuard?: string;
   tlsSan: string[];
   tlsCertValidity: number;
   namespace?: string;
@@ -98,6 +99,7 @@ export function buildProgram(handlers: CommandHandlers, version: string): Comman
     .option('--tls-ca-secret <name>', 'self-managed: the CA Secret in its own namespace, created by the first replica', 'pullgate-ca')
     .option('--webhook-configuration <name>', 'self-managed: its own MutatingWebhookConfiguration, whose caBundle it keeps', 'pullgate')
     .option('--service-name <name>', 'self-managed: the Service in front of it; the serving certificate names <name>.<namespace>.svc', 'pullgate')
+    .option('--install-guard <name>', "the chart's install guard, a MutatingWebhookConfiguration that refuses Pods until pullgate serves: deleted once this replica serves (and its webhook configuration holds its CA)")
     .addOption(new Option('--tls-san <name>', 'self-managed: another DNS name or IP address for the serving certificate (repeatable)').default([]).argParser(collect))
     .addOption(new Option('--tls-cert-validity <duration>', 'self-managed: validity of each serving certificate, renewed at two thirds of it').default(7 * 86_400_000, '7d').argParser(duration))
     .option('--namespace <name>', "pullgate's own namespace, never mutated (default: $POD_NAMESPACE, else the service account's)")

@@ -27,6 +27,8 @@ export interface CaBundleKeeperOptions {
 export interface CaBundleKeeper {
   /** The CA (PEM) every webhook entry must carry; written at once if the configuration differs. */
   setCa(caPem: string): void;
+  /** Whether the configuration was last seen holding that CA in every webhook entry (written or found). */
+  holdsCa(): boolean;
   start(): void;
   stop(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export function caBundleKeeper(options: CaBundleKeeperOptions): CaBundleKeeper {
   let again = false;
   let resync: NodeJS.Timeout | undefined;
   let missingLogged = false;
+  let holds = false;
 
   const cache = informerCache<V1MutatingWebhookConfiguration>({
     kubeConfig: options.kubeConfig,
@@ -63,16 +66,19 @@ export function caBundleKeeper(options: CaBundleKeeperOptions): CaBundleKeeper {
     if (caBundle === undefined || !cache.synced()) return;
     const current = cache.get(name);
     if (!current) {
+      holds = false;
       if (!missingLogged) logger.warn({ webhookConfiguration: name }, 'webhook configuration not found; its caBundle is set once it exists');
       missingLogged = true;
       return;
     }
     missingLogged = false;
     const updated = withCaBundle(current, caBundle);
+    holds = updated === undefined;
     if (!updated) return;
     try {
       // replace carries the cached resourceVersion: it fails with 409 if the object changed since.
       await budget.run((signal) => api.replaceMutatingWebhookConfiguration({ name, body: updated }, signalOptions(signal)));
+      holds = true;
       logger.info({ webhookConfiguration: name, webhooks: updated.webhooks?.length ?? 0 }, 'caBundle set on the webhook configuration');
     } catch (err) {
       if (statusOf(err) === 409) return; // The watch brings the newer object, and with it another pass.
@@ -98,9 +104,12 @@ export function caBundleKeeper(options: CaBundleKeeperOptions): CaBundleKeeper {
 
   return {
     setCa(caPem) {
-      caBundle = Buffer.from(caPem).toString('base64');
+      const next = Buffer.from(caPem).toString('base64');
+      if (next !== caBundle) holds = false;
+      caBundle = next;
       reconcile();
     },
+    holdsCa: () => holds,
     start() {
       cache.start();
       resync = setInterval(reconcile, options.resyncMs ?? 60_000);

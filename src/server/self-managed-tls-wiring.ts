@@ -33,7 +33,7 @@ export function startSelfManagedTls(o: {
   budget: ApiCallBudget;
   ownNamespace: string;
   logger: Logger;
-}): { ready(): boolean; stop(): Promise<void> } {
+}): { ready(): boolean; caInWebhook(): boolean; stop(): Promise<void> } {
   const { settings, logger } = o;
   const caSecret: CaSecretOptions = {
     api: o.secretsApi,
@@ -57,6 +57,7 @@ export function startSelfManagedTls(o: {
   tls.start();
   return {
     ready: () => tls.ready(),
+    caInWebhook: () => keeper.holdsCa(),
     async stop() {
       tls.stop();
       await keeper.stop();

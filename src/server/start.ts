@@ -16,6 +16,7 @@ import { namespaceScope } from '../k8s/namespace-scope.ts';
 import { secretReconciler } from '../k8s/secret-reconciler.ts';
 import { kubeSecretsApi } from '../k8s/secrets-api.ts';
 import { loadKubeConfig } from '../k8s/kube-config.ts';
+import { installGuard } from '../k8s/install-guard.ts';
 import { followLicense } from '../license/license-source.ts';
 import type { Logger } from '../logger.ts';
 import { placeholderTls, readTlsFiles, reloadOnChange, type TlsFiles } from '../tls/serving-certificate.ts';
@@ -43,6 +44,8 @@ export interface ServeOptions {
   maxInFlightBytes?: number;
   /** Connections open at once on the HTTPS port (default DEFAULT_CONNECTION_LIMITS.maxConnections). */
   maxConnections?: number;
+  /** The chart's install guard (serve --install-guard), deleted once this replica serves. */
+  installGuard?: string;
   /** This replica's name in the leader Lease (default: host name and a random suffix). */
   identity?: string;
   logger: Logger;
@@ -207,6 +210,8 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     let listening = false;
     let draining = false;
     let tlsReady = () => true;
+    // Files: the CA is in the webhook configuration as installed (caBundle, or cert-manager's injection).
+    let caInWebhook = () => true;
     const ready = () => listening && !draining && tlsReady() && state.synced() && (copied?.synced() ?? true);
     const tlsFiles = 'selfManaged' in options.tls ? undefined : options.tls;
     const server = createHttpsServer(
@@ -224,6 +229,7 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     } else {
       const selfManaged = startSelfManagedTls({ settings: (options.tls as SelfManagedTlsSettings).selfManaged, server, kubeConfig: kc, secretsApi, budget, ownNamespace, logger });
       tlsReady = selfManaged.ready;
+      caInWebhook = selfManaged.caInWebhook;
       stoppables.add(() => selfManaged.stop());
     }
 
@@ -234,6 +240,11 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     server.on('error', logServerError);
     metricsServer.on('error', logServerError);
     listening = true;
+    if (options.installGuard !== undefined) {
+      const guard = installGuard({ kubeConfig: kc, budget, name: options.installGuard, serving: () => ready() && caInWebhook(), logger });
+      guard.start();
+      stoppables.add(() => guard.stop());
+    }
 
     for (const served of [config.namespaces.application, ...config.namespaces.additional]) {
       if (served === ownNamespace) logger.warn({ namespace: served }, "configured namespace is pullgate's own namespace, which is never served");

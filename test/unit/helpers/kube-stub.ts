@@ -1,4 +1,5 @@
-// An in-memory Kubernetes API server for unit tests: Namespaces, Secrets and Leases, with a global
+// An in-memory Kubernetes API server for unit tests: Namespaces, Secrets, Leases and
+// MutatingWebhookConfigurations, with a global
 // resourceVersion, conflicts, lists and watches — enough for pullgate's real client (the
 // @kubernetes/client-node API classes and its ListWatch) to run against it. A test changes what
 // the stub stores as the cluster's other clients would (every change is a watch event), sees
@@ -111,6 +112,8 @@ export interface KubeStub {
   namespaces: ObjectStore;
   secrets: ObjectStore;
   leases: ObjectStore;
+  /** MutatingWebhookConfigurations, by name. */
+  webhookConfigurations: ObjectStore;
   /** The latest resourceVersion handed out. */
   resourceVersion(): number;
   callsFor(namespace: string): StubCall[];
@@ -140,6 +143,7 @@ interface Resource {
 const NAMESPACES: Resource = { plural: 'namespaces', kind: 'Namespace', apiVersion: 'v1', namespaced: false, readOnly: true };
 const SECRETS: Resource = { plural: 'secrets', kind: 'Secret', apiVersion: 'v1', namespaced: true };
 const LEASES: Resource = { plural: 'leases', kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', namespaced: true };
+const WEBHOOK_CONFIGURATIONS: Resource = { plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1', namespaced: false };
 
 /** A request's target: one object (name), or a collection in a namespace or across all of them. */
 interface Target {
@@ -155,6 +159,7 @@ function routeOf(path: string): Target | undefined {
   if (path === '/api/v1/secrets') return { resource: SECRETS };
   if ((m = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path))) return { resource: NAMESPACES, name: d(m[1]) };
   if ((m = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(path))) return { resource: LEASES, namespace: d(m[1]), name: d(m[2]) };
+  if ((m = /^\/apis\/admissionregistration\.k8s\.io\/v1\/mutatingwebhookconfigurations(?:\/([^/]+))?$/.exec(path))) return { resource: WEBHOOK_CONFIGURATIONS, name: d(m[1]) };
   return undefined;
 }
 
@@ -200,7 +205,7 @@ export async function startKubeStub(tls: TlsFixture): Promise<KubeStub> {
     for (const w of watchers) if (w.resource === resource && w.matches(object)) writeEvent(w.res, type, object);
     return object;
   };
-  const stores = new Map<Resource, ObjectStore>([NAMESPACES, SECRETS, LEASES].map((r) => [r, new ObjectStore(r, changed)]));
+  const stores = new Map<Resource, ObjectStore>([NAMESPACES, SECRETS, LEASES, WEBHOOK_CONFIGURATIONS].map((r) => [r, new ObjectStore(r, changed)]));
   const storeOf = (resource: Resource) => stores.get(resource)!;
 
   const send = (res: ServerResponse, code: number, value: unknown) => {
@@ -354,6 +359,7 @@ export async function startKubeStub(tls: TlsFixture): Promise<KubeStub> {
     namespaces,
     secrets: storeOf(SECRETS),
     leases: storeOf(LEASES),
+    webhookConfigurations: storeOf(WEBHOOK_CONFIGURATIONS),
     resourceVersion: () => resourceVersion,
     callsFor: (namespace) => calls.filter((c) => c.namespace === namespace),
     openWatches: () => watches.filter((w) => w.isOpen()),
