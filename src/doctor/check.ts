@@ -6,7 +6,7 @@
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
 /** Every check, in the order reported: what is installed, then what it does. */
-export const CHECK_IDS = ['configuration', 'license', 'webhook-configuration', 'ca-bundle', 'serving-certificate', 'pull-secrets', 'probe'] as const;
+export const CHECK_IDS = ['configuration', 'license', 'webhook-configuration', 'install-guard', 'ca-bundle', 'serving-certificate', 'pull-secrets', 'probe'] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];
 

@@ -6,6 +6,7 @@ import { acceptableMatchConditions } from '../k8s/webhook-match-conditions.ts';
 import type { CheckResult } from './check.ts';
 import { checkCaBundle } from './checks/ca-bundle.ts';
 import { checkConfiguration } from './checks/configuration.ts';
+import { checkInstallGuard } from './checks/install-guard.ts';
 import { checkLicense } from './checks/license.ts';
 import { checkProbe, type ProbeExpectation } from './checks/probe.ts';
 import { checkPullSecrets } from './checks/pull-secrets.ts';
@@ -32,6 +33,7 @@ export function evaluate(facts: DoctorFacts): CheckResult[] {
     checkConfiguration(inst),
     checkLicense(inst, now),
     checkWebhookConfiguration(facts.webhook, expectedWebhook, conditions),
+    checkInstallGuard(facts.installGuard, facts.ownNamespace),
     checkCaBundle(facts.webhook, facts.servingCertificate, now),
     checkServingCertificate(facts.servingCertificate, now),
     checkPullSecrets(facts.pullSecrets, facts.ownNamespace),

@@ -12,6 +12,7 @@ export interface DoctorFacts {
   readonly ownNamespace: string;
   readonly installation: InstallationFacts;
   readonly webhook: WebhookFacts;
+  readonly installGuard: InstallGuardFacts;
   readonly servingCertificate: ServingCertificateFacts;
   readonly pullSecrets: PullSecretFacts;
   readonly probe: ProbeFacts;
@@ -37,6 +38,17 @@ export interface InstallationFacts {
 export interface WebhookFacts {
   /** The MutatingWebhookConfiguration looked for. */
   readonly name: string;
+  /** Null: it does not exist; undefined: it could not be read (see readError). */
+  readonly live: V1MutatingWebhookConfiguration | null | undefined;
+  readonly readError?: string;
+}
+
+/** The chart's install guard: a MutatingWebhookConfiguration that pullgate deletes once it serves. */
+export interface InstallGuardFacts {
+  /** The Deployment's --install-guard, else <webhook>-install, the chart's name for it. */
+  readonly name: string;
+  /** Whether the Deployment names it (serve --install-guard). */
+  readonly configured: boolean;
   /** Null: it does not exist; undefined: it could not be read (see readError). */
   readonly live: V1MutatingWebhookConfiguration | null | undefined;
   readonly readError?: string;

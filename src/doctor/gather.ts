@@ -4,8 +4,9 @@ import { DOCKER_CONFIG_JSON_KEY } from '../k8s/credential-source.ts';
 import { namespaceScope } from '../k8s/namespace-scope.ts';
 import { derivedDockerConfigJsonBase64 } from '../k8s/pull-secret-manifest.ts';
 import { call, doctorApi, errorText, readOrNull, type Api } from './doctor-api.ts';
-import type { DoctorFacts, InstallationFacts, PullSecretFacts, PullSecretState, WebhookFacts } from './facts.ts';
-import { findDeployment, gatherInstallation } from './installation-source.ts';
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { DoctorFacts, InstallationFacts, InstallGuardFacts, PullSecretFacts, PullSecretState, WebhookFacts } from './facts.ts';
+import { findDeployment, gatherInstallation, pullgateContainer } from './installation-source.ts';
 import { probe } from './probe-pod.ts';
 import { gatherServingCertificate } from './serving-certificate-source.ts';
 
@@ -35,6 +36,21 @@ async function gatherWebhook(api: Api, name: string, read: string[]): Promise<We
     return { name, live };
   } catch (err) {
     return { name, live: undefined, readError: errorText(err) };
+  }
+}
+
+/** The install guard the Deployment names, else the chart's name for it: left behind only when pullgate never served. */
+async function gatherInstallGuard(api: Api, deployment: V1Deployment | undefined, webhookName: string, read: string[]): Promise<InstallGuardFacts> {
+  const args = pullgateContainer(deployment)?.args ?? [];
+  const flag = args.indexOf('--install-guard');
+  const named = flag >= 0 ? args[flag + 1] : undefined;
+  const name = named ?? `${webhookName}-install`;
+  read.push(`MutatingWebhookConfiguration ${name} (the install guard)`);
+  try {
+    const live = await readOrNull(api, `reading MutatingWebhookConfiguration ${name}`, (o) => api.admission.readMutatingWebhookConfiguration({ name }, o));
+    return { name, configured: named !== undefined, live };
+  } catch (err) {
+    return { name, configured: named !== undefined, live: undefined, readError: errorText(err) };
   }
 }
 
@@ -103,11 +119,12 @@ export async function gatherFacts(options: GatherOptions): Promise<Gathered> {
   const deployment = await findDeployment(api, ns, read);
   const installation = await gatherInstallation(api, options, deployment, read);
   const webhook = await gatherWebhook(api, options.webhookName ?? deployment?.metadata?.name ?? 'pullgate', read);
+  const installGuard = await gatherInstallGuard(api, deployment, webhook.name, read);
   const servingCertificate = await gatherServingCertificate(api, webhook.live, deployment, ns, read);
   const secrets = await gatherPullSecrets(api, installation, ns, read);
   const probeFacts = await probe(api, installation, secrets.served, secrets.configured, read);
   return {
-    facts: { now: options.now ?? new Date(), ownNamespace: ns, installation, webhook, servingCertificate, pullSecrets: secrets.facts, probe: probeFacts },
+    facts: { now: options.now ?? new Date(), ownNamespace: ns, installation, webhook, installGuard, servingCertificate, pullSecrets: secrets.facts, probe: probeFacts },
     read,
   };
 }

@@ -3,6 +3,7 @@ import type { V1MatchCondition } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { CHECK_IDS, exitCodeOf, overallStatus, type CheckResult } from '../../../src/doctor/check.ts';
 import { checkCaBundle } from '../../../src/doctor/checks/ca-bundle.ts';
+import { checkInstallGuard } from '../../../src/doctor/checks/install-guard.ts';
 import { checkLicense } from '../../../src/doctor/checks/license.ts';
 import { checkProbe } from '../../../src/doctor/checks/probe.ts';
 import { checkPullSecrets } from '../../../src/doctor/checks/pull-secrets.ts';
@@ -23,6 +24,27 @@ describe('doctor checks, from gathered facts', () => {
     expect(results.map((r) => [r.id, r.status])).toEqual(CHECK_IDS.map((id) => [id, 'ok']));
     expect(results.every((r) => r.fix === undefined)).toBe(true);
     expect(exitCodeOf(results)).toBe(0);
+  });
+
+  describe('install guard', () => {
+    const guard = { metadata: { name: 'acme-pullgate-install' }, webhooks: [] };
+
+    it('warns while it exists: pullgate never served; says how to find out why, and how to remove one an uninstall left', () => {
+      const found = checkInstallGuard({ name: 'acme-pullgate-install', configured: true, live: guard }, 'acme-system');
+      expect(found).toMatchObject({ id: 'install-guard', status: 'warn', summary: expect.stringContaining('pullgate has not served since it was installed') });
+      expect(found.fix).toContain('kubectl -n acme-system get pods');
+      expect(found.fix).toContain('kubectl delete mutatingwebhookconfiguration acme-pullgate-install');
+      // As the facts a gathering hands over: a warning, not a failure.
+      const results = evaluate(healthyFacts({ installGuard: { name: 'acme-pullgate-install', configured: true, live: guard } }));
+      expect(byId(results)['install-guard']!.status).toBe('warn');
+      expect(exitCodeOf(results)).toBe(0);
+    });
+
+    it('is content when it is gone, or was never configured; warns when it cannot be read', () => {
+      expect(checkInstallGuard({ name: 'pullgate-install', configured: true, live: null }, 'pullgate')).toMatchObject({ status: 'ok', summary: expect.stringContaining('gone: pullgate has served') });
+      expect(checkInstallGuard({ name: 'pullgate-install', configured: false, live: null }, 'pullgate')).toMatchObject({ status: 'ok', summary: 'no install guard' });
+      expect(checkInstallGuard({ name: 'pullgate-install', configured: true, live: undefined, readError: 'HTTP 403 (Forbidden)' }, 'pullgate')).toMatchObject({ status: 'warn', details: ['HTTP 403 (Forbidden)'] });
+    });
   });
 
   describe('webhook configuration', () => {

@@ -65,6 +65,7 @@ export function healthyFacts(overrides: Partial<DoctorFacts> = {}): DoctorFacts 
     ownNamespace: OWN_NAMESPACE,
     installation: installation(),
     webhook: { name: 'pullgate', live: liveWebhook() },
+    installGuard: { name: 'pullgate-install', configured: true, live: null },
     servingCertificate: { source: 'Secret pullgate/pullgate-tls', chainPem: [pki().servingPem], host: 'pullgate.pullgate.svc' },
     pullSecrets: { name: 'my-app-registry', byNamespace: new Map([['my-app', current], ['monitoring', current]]), missingNamespaces: [] },
     probe: { namespace: 'my-app', podName: 'pullgate-doctor-probe-1', image: 'quay.io/acme/pullgate-doctor-probe:1', outcome: admitted() },

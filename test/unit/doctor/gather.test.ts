@@ -70,6 +70,7 @@ describe('gathering an installation', () => {
       'configuration: ConfigMap pullgate/pullgate-config, key config.yaml',
       `license: file ${licenseFile}`,
       'MutatingWebhookConfiguration pullgate',
+      'MutatingWebhookConfiguration pullgate-install (the install guard)',
       'serving certificate: Secret pullgate/pullgate-tls',
       'namespaces, and Secrets named my-app-registry in every namespace',
       expect.stringMatching(/^a server-side dry run of Pod my-app\/pullgate-doctor-probe-[0-9a-f]{8} \(nothing is stored\)$/),
@@ -80,6 +81,7 @@ describe('gathering an installation', () => {
       ['configuration', 'ok'],
       ['license', 'ok'],
       ['webhook-configuration', 'ok'],
+      ['install-guard', 'ok'],
       ['ca-bundle', 'ok'],
       ['serving-certificate', 'ok'],
       // monitoring is configured but does not exist.
@@ -88,6 +90,23 @@ describe('gathering an installation', () => {
     ]);
     const writes = stub.calls.filter((c) => c.method !== 'GET');
     expect(writes.map((c) => [c.method, c.path, c.query.dryRun])).toEqual([['POST', '/api/v1/namespaces/my-app/pods', 'All']]);
+  });
+
+  it('finds an install guard pullgate has not deleted: the one the Deployment names, else the chart\'s name for it', async () => {
+    stub.webhookConfigurations.set('pullgate-install', { webhooks: [] });
+    try {
+      const { facts } = await gatherFacts({ kubeConfig, ownNamespace: 'pullgate', licenseFile });
+      expect(facts.installGuard).toMatchObject({ name: 'pullgate-install', configured: false, live: { metadata: { name: 'pullgate-install' } } });
+      expect(evaluate(facts).find((r) => r.id === 'install-guard')).toMatchObject({ status: 'warn', fix: expect.stringContaining('kubectl delete mutatingwebhookconfiguration pullgate-install') });
+
+      const deployment = { metadata: { name: 'pullgate', namespace: 'pullgate' }, spec: { template: { spec: { containers: [{ name: 'pullgate', args: ['serve', '--install-guard', 'acme-guard'] }] } } } };
+      stub.intercept = (call) =>
+        call.path === '/apis/apps/v1/namespaces/pullgate/deployments' ? { status: 200, body: { apiVersion: 'apps/v1', kind: 'DeploymentList', metadata: {}, items: [deployment] } } : installationApi(call);
+      const named = (await gatherFacts({ kubeConfig, ownNamespace: 'pullgate', licenseFile })).facts.installGuard;
+      expect(named).toEqual({ name: 'acme-guard', configured: true, live: null });
+    } finally {
+      stub.webhookConfigurations.clear();
+    }
   });
 
   it('names a pull secret that is stale, and reports refused reads without what the API server said', async () => {
