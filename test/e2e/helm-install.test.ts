@@ -1,7 +1,8 @@
 // `helm install` of deploy/helm/pullgate on the real API server: every object passes its
 // validation and is stored, the RBAC gives the release's ServiceAccount exactly the intended
 // rights, its write guard holds that ServiceAccount (not the shared one) to its pull secret, and
-// `helm uninstall` leaves no cluster-scoped object behind.
+// `helm uninstall` leaves no cluster-scoped object behind once the install guard is gone (a hook
+// Helm never deletes; pullgate deletes it when it first serves, which its ServiceAccount does here).
 // The release has its own name and namespace, so nothing clashes with the suite's shared pullgate
 // (RBAC pullgate, write guard pullgate-write-guard). No cert-manager is needed: the release uses
 // the default self-managed TLS. Its webhook serves only a namespace that is never created and a
@@ -24,6 +25,7 @@ const RELEASE = `pg-${suffix}`;
 const NAMESPACE = `pullgate-helm-${suffix}`;
 /** Every object of the release is named so. */
 const NAME = `${RELEASE}-pullgate`;
+const GUARD = `${NAME}-install`;
 const PULL_SECRET = `acme-${suffix}-pull`;
 const CREDENTIAL_SECRET = `${NAME}-dockerconfig`;
 const USER = `system:serviceaccount:${NAMESPACE}:${NAME}`;
@@ -47,6 +49,8 @@ const CLUSTER_WIDE = [
   ...expand('secrets', [], ['create']),
   ...expand('secrets', [PULL_SECRET], ['get', 'list', 'watch', 'update', 'delete']),
   ...expand('mutatingwebhookconfigurations.admissionregistration.k8s.io', [NAME], ['list', 'watch', 'update']),
+  // The install guard: deleted once pullgate serves.
+  ...expand('mutatingwebhookconfigurations.admissionregistration.k8s.io', [GUARD], ['delete']),
 ];
 const OWN_NAMESPACE_ONLY = [
   ...expand('leases.coordination.k8s.io', [], ['create']),
@@ -151,9 +155,21 @@ describe.skipIf(unavailable)('helm install of deploy/helm/pullgate', () => {
     expect(allowed.code).toBe(0);
   });
 
+  it('creates the install guard as a hook, which the release\'s ServiceAccount may delete, and no other webhook configuration', async () => {
+    const hooks = parseAllDocuments((await client.helm(['get', 'hooks', RELEASE, '--namespace', NAMESPACE])).stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null);
+    expect(hooks.map(resourceName)).toEqual([`mutatingwebhookconfiguration.admissionregistration.k8s.io/${GUARD}`]);
+    const guard = await getJson(client, ['mutatingwebhookconfiguration', GUARD]);
+    expect(guard.webhooks.map((w: { name: string; failurePolicy: string }) => [w.name, w.failurePolicy])).toEqual([['pods.pullgate.dev', 'Fail'], ['opt-in.pods.pullgate.dev', 'Fail']]);
+    const kubeconfig = await client.serviceAccountKubeconfig(NAMESPACE, NAME);
+    const refused = await client.kubectl(['delete', 'mutatingwebhookconfiguration', NAME, '--dry-run=server'], { kubeconfig, allowFailure: true });
+    expect(refused.stderr).toContain('forbidden');
+    // What pullgate does once it serves (the test control plane runs no Pods).
+    await client.kubectl(['delete', 'mutatingwebhookconfiguration', GUARD], { kubeconfig });
+  });
+
   it('leaves no cluster-scoped object behind on helm uninstall', async () => {
-    const clusterScoped = manifests.filter((m) => m.metadata.namespace === undefined).map(resourceName);
-    expect(clusterScoped.length).toBe(5);
+    const clusterScoped = [...manifests.filter((m) => m.metadata.namespace === undefined).map(resourceName), `mutatingwebhookconfiguration.admissionregistration.k8s.io/${GUARD}`];
+    expect(clusterScoped.length).toBe(6);
     await client.helm(['uninstall', RELEASE, '--namespace', NAMESPACE, '--wait']);
     installed = false;
     for (const name of clusterScoped) {
