@@ -2,7 +2,8 @@
 // validation and is stored, the RBAC gives the release's ServiceAccount exactly the intended
 // rights, its write guard holds that ServiceAccount (not the shared one) to its pull secret, and
 // `helm uninstall` leaves no cluster-scoped object behind once the install guard is gone (a hook
-// Helm never deletes; pullgate deletes it when it first serves, which its ServiceAccount does here).
+// Helm never deletes; pullgate deletes it when it first serves, which its ServiceAccount does here),
+// and an upgrade renders that guard again only while the webhook configuration does not exist.
 // The release has its own name and namespace, so nothing clashes with the suite's shared pullgate
 // (RBAC pullgate, write guard pullgate-write-guard). No cert-manager is needed: the release uses
 // the default self-managed TLS. Its webhook serves only a namespace that is never created and a
@@ -165,6 +166,20 @@ describe.skipIf(unavailable)('helm install of deploy/helm/pullgate', () => {
     expect(refused.stderr).toContain('forbidden');
     // What pullgate does once it serves (the test control plane runs no Pods).
     await client.kubectl(['delete', 'mutatingwebhookconfiguration', GUARD], { kubeconfig });
+  });
+
+  it('on upgrade, renders the guard only while the webhook configuration does not exist (pullgate added to a release)', async () => {
+    const upgrade = () => client.helm(['upgrade', RELEASE, CHART, '--namespace', NAMESPACE, '--reuse-values']);
+    const guardExists = async () => (await client.kubectl(['get', 'mutatingwebhookconfiguration', GUARD, '--ignore-not-found', '-o', 'name'])).stdout.trim() !== '';
+    await upgrade();
+    expect(await guardExists()).toBe(false);
+    expect((await client.helm(['get', 'hooks', RELEASE, '--namespace', NAMESPACE])).stdout.trim()).toBe('');
+
+    await client.kubectl(['delete', 'mutatingwebhookconfiguration', NAME]);
+    await upgrade();
+    expect(await guardExists()).toBe(true);
+    expect((await getJson(client, ['mutatingwebhookconfiguration', NAME])).webhooks).toHaveLength(2);
+    await client.kubectl(['delete', 'mutatingwebhookconfiguration', GUARD], { kubeconfig: await client.serviceAccountKubeconfig(NAMESPACE, NAME) });
   });
 
   it('leaves no cluster-scoped object behind on helm uninstall', async () => {
