@@ -156,7 +156,7 @@ describe.skipIf(unavailable)('helm install of deploy/helm/pullgate', () => {
     expect(allowed.code).toBe(0);
   });
 
-  it('creates the install guard as a hook, which the release\'s ServiceAccount may delete, and no other webhook configuration', async () => {
+  it("creates the install guard as a hook, which the release's ServiceAccount may delete, and no other webhook configuration", async () => {
     const hooks = parseAllDocuments((await client.helm(['get', 'hooks', RELEASE, '--namespace', NAMESPACE])).stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null);
     expect(hooks.map(resourceName)).toEqual([`mutatingwebhookconfiguration.admissionregistration.k8s.io/${GUARD}`]);
     const guard = await getJson(client, ['mutatingwebhookconfiguration', GUARD]);
