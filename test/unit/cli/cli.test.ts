@@ -258,7 +258,7 @@ describe('pullgate --help', () => {
     const result = await runCli(['serve', '--help']);
     expect(result.code).toBe(0);
     for (const flag of ['--config <file>', '--port <port>', '--metrics-port <port>', '--tls-cert-file <file>', '--tls-key-file <file>', '--kubeconfig <file>',
-      '--tls <mode>', '--tls-ca-secret <name>', '--webhook-configuration <name>', '--service-name <name>', '--tls-san <name>', '--tls-cert-validity <duration>']) {
+      '--tls <mode>', '--tls-ca-secret <name>', '--webhook-configuration <name>', '--service-name <name>', '--tls-san <name>', '--tls-cert-validity <duration>', '--install-guard <name>']) {
       expect(result.stdout).toContain(flag);
     }
   });
