@@ -1,6 +1,7 @@
 // `pullgate serve --tls self-managed` against the in-memory API server: it listens at once (the
 // kubelet's probes reach /healthz) but is not ready until its serving certificate from the shared
 // CA is in place; a CA Secret it cannot use keeps it unready, is reported, and is never overwritten.
+// The install guard goes only once it is ready and its webhook configuration holds its CA.
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -29,7 +30,7 @@ describe('serve --tls self-managed', () => {
     for (const ns of ['my-app', 'pullgate']) stub.addNamespace(ns);
   }
 
-  function start(): Promise<RunningPullgate> {
+  function start(more: { installGuard?: string } = {}): Promise<RunningPullgate> {
     logs = captureLogs('info');
     const { configFile } = writeSetup(dir.path);
     return startPullgate({
@@ -41,6 +42,7 @@ describe('serve --tls self-managed', () => {
       ownNamespace: 'pullgate',
       kubeconfig: stub.writeKubeconfig(join(dir.path, 'kubeconfig')),
       logger: logs.logger,
+      ...more,
     });
   }
 
@@ -78,6 +80,24 @@ describe('serve --tls self-managed', () => {
     expect(served.checkIssued(new X509Certificate(caPem))).toBe(true);
     expect(logs.text()).toContain('cannot obtain the CA; not ready');
     expect(logs.text()).not.toContain('PRIVATE KEY');
+  });
+
+  it('deletes the install guard once ready and its webhook configuration holds the CA, not before that configuration exists', async () => {
+    await cluster();
+    const webhook = (name: string) => ({ metadata: { name }, webhooks: [{ name: 'pods.pullgate.dev', clientConfig: { service: { namespace: 'pullgate', name: 'pullgate', path: '/mutate', port: 443 } }, admissionReviewVersions: ['v1'], sideEffects: 'NoneOnDryRun' }] });
+    stub.webhookConfigurations.set('pullgate-install', webhook('pullgate-install'));
+    running = await start({ installGuard: 'pullgate-install' });
+    // Ready, with its CA, but Helm has not created the webhook configuration yet: the guard stays.
+    await eventually('ready', async () => (await status('/readyz')) === 200, 20_000);
+    await eventually('the keeper looked for its configuration', () => logs.text().includes('webhook configuration not found') || undefined, 20_000);
+    expect(stub.webhookConfigurations.has('pullgate-install')).toBe(true);
+    expect(stub.calls.filter((c) => c.method === 'DELETE')).toEqual([]);
+
+    stub.webhookConfigurations.set('pullgate', webhook('pullgate'));
+    await eventually('the guard deleted', () => !stub.webhookConfigurations.has('pullgate-install'), 20_000);
+    const writes = stub.calls.filter((c) => c.path.includes('mutatingwebhookconfigurations') && c.method !== 'GET').map((c) => `${c.method} ${c.path.split('/').at(-1)}`);
+    expect(writes).toEqual(['PUT pullgate', 'DELETE pullgate-install']);
+    expect((stub.webhookConfigurations.get('pullgate') as { webhooks: Array<{ clientConfig: { caBundle?: string } }> }).webhooks[0]!.clientConfig.caBundle).toBeDefined();
   });
 
   it('stays unready with a CA Secret it cannot use, says why, and never overwrites it', async () => {
