@@ -11,7 +11,7 @@ import type { SecretsApi } from './secrets-api.ts';
  */
 export const FAILURE_MEMORY_MS = 5_000;
 /** Namespaces whose failure is remembered at most; past it the expired ones are dropped. */
-const MAX_REMEMBERED_FAILURES = 1_000;
+export const MAX_REMEMBERED_FAILURES = 1_000;
 
 export type EnsureResult = ReconcileOutcome | 'error';
 
