@@ -85,7 +85,7 @@ const stubControl = (path: string, method = 'POST') => send(stub.control, { meth
 // pullgate serves my-app (its secret created by the reconciler at start) and namespaces that do
 // not exist yet (the fresh-* ones), whose secret admission must create itself.
 const { configFile } = writeSetup(dir, {}, { namespaces: { application: 'my-app', additional: FRESH } });
-cgroup = Number.isFinite(limitBytes) ? memoryCgroup(`pullgate-bench-${process.pid}`, limitBytes) : undefined;
+cgroup = Number.isFinite(limitBytes) && process.env.BENCH_CGROUP !== "0" ? memoryCgroup(`pullgate-bench-${process.pid}`, limitBytes) : undefined;
 const pullgatePort = await freePort();
 const pullgate = await startServer({
   name: 'pullgate serve',
