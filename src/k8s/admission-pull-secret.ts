@@ -72,7 +72,7 @@ export function admissionPullSecret(options: AdmissionPullSecretOptions): (names
     const observed = state.pullSecret(namespace);
     // Known to the cache with its version: comparing it costs no request (createOnly writes nothing).
     if (observed?.metadata?.resourceVersion) {
-      failed.delete(namespace);
+      if (failed.size > 0) failed.delete(namespace);
       return outcomeWithoutWrite(observed, desired, true)!;
     }
     const key = `${namespace}/${desired.data['.dockerconfigjson']}`;
