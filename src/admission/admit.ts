@@ -13,8 +13,8 @@ export interface AdmissionContext {
   standingWarnings(): string[];
   /** The namespace is in pullgate's scope (see NamespaceScope); anything else is left alone. */
   serves(namespace: string): boolean | Promise<boolean>;
-  /** Makes sure the pull secret exists and is current in `namespace`. */
-  ensurePullSecret(namespace: string): Promise<void>;
+  /** Makes sure the pull secret exists and is current in `namespace`; returns nothing when that is known at once. */
+  ensurePullSecret(namespace: string): void | Promise<void>;
 }
 
 export type Decision = 'ignored' | 'out-of-scope' | 'opted-out' | 'unchanged' | 'mutated';
@@ -64,7 +64,8 @@ export async function admit(request: AdmissionRequest, ctx: AdmissionContext): P
   let secretError: Error | undefined;
   if (mutation.usesPullSecret && request.dryRun !== true && namespace !== '') {
     try {
-      await ctx.ensurePullSecret(namespace);
+      const pending = ctx.ensurePullSecret(namespace);
+      if (pending) await pending;
     } catch (err) {
       secretError = err as Error;
       warnings.push(`pullgate: could not ensure pull secret "${ctx.policy().pullSecretName}" in namespace "${namespace}" (${secretError.message}); images may fail to pull`);

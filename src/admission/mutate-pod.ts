@@ -15,7 +15,7 @@ import {
   storedSizeEstimate,
   stringFieldSize,
 } from './api-server-limits.ts';
-import { counterpartImages, imageSlots, slotKey, type ImageSlot, type MutationMode } from './pod-images.ts';
+import { counterpartImages, imageSlots, slotKey, slotPath, type ImageSlot, type MutationMode } from './pod-images.ts';
 
 /** Everything the pure Pod mutation needs to know, resolved once from configuration and license. */
 export interface MutationPolicy {
@@ -172,7 +172,7 @@ export function mutatePod(pod: unknown, mode: MutationMode, policy: MutationPoli
           warnings.push(capped(`pullgate: ${key}: image "${shownImage(slot.image)}" left unproxied: the Pod has no pull secret "${policy.pullSecretName}" and cannot get one after creation. Recreate the Pod.`));
           break;
         }
-        imageOps.push({ op: 'replace', path: slot.path, value: outcome.image });
+        imageOps.push({ op: 'replace', path: slotPath(slot), value: outcome.image });
         rewrites.push({ key, from: slot.image, to: outcome.image });
         break;
       case 'proxied':

@@ -1,5 +1,4 @@
 import { isRecord } from '../util/is-record.ts';
-import { pointer } from './json-pointer.ts';
 
 /** Which admission operation a mutation serves; each may change a different set of fields. */
 export type MutationMode = 'create' | 'update' | 'ephemeral';
@@ -11,8 +10,8 @@ export interface ImageSlot {
   location: ImageLocation;
   /** Container or volume name, as used in the original-images annotation key. */
   name: string;
-  /** JSON pointer to the image string. */
-  path: string;
+  /** Position in its list; slotPath() makes the JSON pointer, only for an image that changes. */
+  index: number;
   image: string;
 }
 
@@ -40,16 +39,21 @@ export function imageSlots(spec: Record<string, unknown>, mode: MutationMode): I
       if (location === 'volumes') {
         const source = entry.image;
         if (isRecord(source) && typeof source.reference === 'string') {
-          slots.push({ location, name, path: pointer('spec', location, index, 'image', 'reference'), image: source.reference });
+          slots.push({ location, name, index, image: source.reference });
         }
         return;
       }
       if (typeof entry.image === 'string') {
-        slots.push({ location, name, path: pointer('spec', location, index, 'image'), image: entry.image });
+        slots.push({ location, name, index, image: entry.image });
       }
     });
   }
   return slots;
+}
+
+/** JSON pointer to the slot's image string (locations and indexes need no RFC 6901 escaping). */
+export function slotPath(slot: ImageSlot): string {
+  return slot.location === 'volumes' ? `/spec/volumes/${slot.index}/image/reference` : `/spec/${slot.location}/${slot.index}/image`;
 }
 
 /** `<location>/<name>`: the original-images annotation key, and how a slot is matched across an update. */

@@ -88,6 +88,19 @@ export async function reconcileSecret(
   }
 }
 
+/**
+ * The outcome for a secret as looked at, when it needs no write: 'unchanged', or 'left' in
+ * create-only mode; undefined when a write is due. Throws when it differs and is not pullgate's.
+ */
+export function outcomeWithoutWrite(actual: V1Secret, desired: PullSecretManifest, createOnly: boolean): ReconcileOutcome | undefined {
+  if (sameContent(actual, desired)) return 'unchanged';
+  if (!isManaged(actual)) {
+    const { namespace, name } = desired.metadata;
+    throw new PullSecretError(`secret ${namespace}/${name} exists, differs, and is not managed by pullgate (label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}); left as it is`, true);
+  }
+  return createOnly ? 'left' : undefined;
+}
+
 async function reconcilePass(api: SecretsApi, desired: PullSecretManifest, observed: V1Secret | null | undefined, createOnly: boolean): Promise<ReconcileOutcome | typeof CONFLICT> {
   const { namespace, name } = desired.metadata;
   const object = `secret ${namespace}/${name}`;
@@ -114,11 +127,8 @@ async function reconcilePass(api: SecretsApi, desired: PullSecretManifest, obser
     return 'created';
   }
 
-  if (sameContent(actual, desired)) return 'unchanged';
-  if (!isManaged(actual)) {
-    throw new PullSecretError(`${object} exists, differs, and is not managed by pullgate (label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}); left as it is`, true);
-  }
-  if (createOnly) return 'left';
+  const settled = outcomeWithoutWrite(actual, desired, createOnly);
+  if (settled) return settled;
 
   const resourceVersion = actual.metadata?.resourceVersion;
   if (actual.type !== desired.type || actual.immutable === true) {

@@ -52,7 +52,8 @@ export function liveSettings(loaded: LoadedConfig): LiveSettings {
 export interface AdmissionContextParts {
   live: LiveSettings;
   serves(namespace: string): boolean | Promise<boolean>;
-  ensurePullSecret(namespace: string): Promise<unknown>;
+  /** Synchronous when the answer is known (say from the cache); may throw or reject. */
+  ensurePullSecret(namespace: string): unknown;
   now?: () => Date;
   budgetMs?: number;
 }
@@ -69,8 +70,11 @@ export function admissionContext(parts: AdmissionContextParts): AdmissionContext
       return warning ? [warning] : [];
     },
     serves: parts.serves,
-    ensurePullSecret: async (namespace) => {
-      await withDeadline(ensurePullSecret(namespace), budgetMs, `no answer from the API server within ${budgetMs / 1000} s`);
+    ensurePullSecret: (namespace) => {
+      const result = ensurePullSecret(namespace);
+      // Only a pending answer needs the deadline: an answer from the cache sets no timer.
+      if (!(result instanceof Promise)) return undefined;
+      return withDeadline(result, budgetMs, `no answer from the API server within ${budgetMs / 1000} s`).then(() => undefined);
     },
   };
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { admit, type AdmissionContext } from '../admission/admit.ts';
 import { allowed, reviewOf } from '../admission/response.ts';
 import { decodeReview, type DecodedReview } from '../admission/review.ts';
-import type { Logger } from '../logger.ts';
+import { unredacted, type Logger } from '../logger.ts';
 import { HttpError } from '../errors.ts';
 import { jsonParseErrorReason } from '../util/redact.ts';
 import { InFlightBytes } from './in-flight-bytes.ts';
@@ -65,6 +65,7 @@ export function capWarnings(warnings: string[]): string[] {
  */
 export function createMutateHandler(options: MutateHandlerOptions) {
   const { admission, logger, metrics, bodyLimit } = options;
+  const decisions = unredacted(logger);
   const inFlight = new InFlightBytes(options.maxInFlightBytes ?? Math.floor(DEFAULT_IN_FLIGHT_FACTOR * bodyLimit));
   if (inFlight.limit < bodyLimit) throw new RangeError(`the in-flight byte limit (${inFlight.limit}) is below the body limit (${bodyLimit}): a review at the limit could never be handled`);
   metrics.scraped.inFlightBytes = () => inFlight.used;
@@ -107,7 +108,6 @@ export function createMutateHandler(options: MutateHandlerOptions) {
     }
 
     const { request } = review;
-    const log = logger.child({ reqId: request.uid });
     const operation = operationLabel(request.operation, request.subResource);
     try {
       const result = await admit(request, admission);
@@ -119,8 +119,9 @@ export function createMutateHandler(options: MutateHandlerOptions) {
       const rewrites = result.mutation?.rewrites ?? [];
       for (const rewrite of rewrites) metrics.imagesRewritten.inc({ location: locationLabel(rewrite.key) });
       metrics.warnings.inc(response.warnings?.length ?? 0);
-      log.info(
+      decisions.info(
         {
+          reqId: request.uid,
           namespace: request.namespace,
           name: request.name,
           operation: request.subResource ? `${request.operation}/${request.subResource}` : request.operation,
@@ -138,7 +139,7 @@ export function createMutateHandler(options: MutateHandlerOptions) {
       sendJson(res, 200, reviewOf(review.apiVersion, response));
     } catch (err) {
       // A defect in pullgate must not block the cluster's workloads: admit unchanged and say so.
-      log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'admission failed; admitting unchanged');
+      logger.error({ reqId: request.uid, err: (err as Error).message, stack: (err as Error).stack }, 'admission failed; admitting unchanged');
       metrics.admissions.inc({ operation, decision: 'error' });
       sendJson(res, 200, reviewOf(review.apiVersion, allowed(request.uid, ['pullgate: internal error, Pod admitted unchanged'])));
     }

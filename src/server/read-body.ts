@@ -58,7 +58,9 @@ export function readBody(req: IncomingMessage, limit: number, declared: number |
       if (target) resolve(size === target.length ? target : target.subarray(0, size));
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
-    req.once('error', () => fail(new HttpError('BODY_READ_FAILED')));
-    req.once('close', () => fail(new HttpError('BODY_READ_FAILED', 'connection closed before the body was complete')));
+    // 'close' comes for every request, read or not: the error (and its stack trace) is made only
+    // for one that ends unread.
+    req.once('error', () => settled || fail(new HttpError('BODY_READ_FAILED')));
+    req.once('close', () => settled || fail(new HttpError('BODY_READ_FAILED', 'connection closed before the body was complete')));
   });
 }

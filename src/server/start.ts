@@ -190,22 +190,17 @@ export async function startPullgate(options: ServeOptions): Promise<RunningPullg
     }, logger);
     stoppables.add(() => licenseWatch.close());
 
-    const ensure = admissionPullSecret({ state, api: secretsApi, pullSecretName: () => pullSecretName, credential });
-    const admission = admissionContext({
-      live,
-      serves: namespaceGate({ scope, state, core, budget }),
-      ensurePullSecret: (namespace) =>
-        ensure(namespace).then(
-          (result) => {
-            metrics.pullSecretEnsures.inc({ result });
-            if (result === 'created') logger.info({ namespace, secret: pullSecretName }, 'pull secret created for an admitted Pod');
-          },
-          (err: unknown) => {
-            metrics.pullSecretEnsures.inc({ result: 'error' });
-            throw err;
-          },
-        ),
+    const ensure = admissionPullSecret({
+      state,
+      api: secretsApi,
+      pullSecretName: () => pullSecretName,
+      credential,
+      onResult: (namespace, result) => {
+        metrics.pullSecretEnsures.inc({ result });
+        if (result === 'created') logger.info({ namespace, secret: pullSecretName }, 'pull secret created for an admitted Pod');
+      },
     });
+    const admission = admissionContext({ live, serves: namespaceGate({ scope, state, core, budget }), ensurePullSecret: ensure });
 
     let listening = false;
     let draining = false;

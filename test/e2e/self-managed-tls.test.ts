@@ -253,6 +253,6 @@ describe.skipIf(unavailable)('self-managed TLS', () => {
     expect(stats.failures).toEqual([]);
     expect(stats.moved).toBeGreaterThan(0);
     expect(logEntries(pa.logPath).some((e) => e['msg'] === 'pullgate stopped')).toBe(true);
-    console.log(`[figure] SIGTERM under load: a ${stats.answered.get('a')} answers (${stats.closing.get('a')} pooled with Connection: close) and the review in flight at the signal answered with Connection: close; b ${stats.answered.get('b')}, ${stats.moved} moved to b; 0 failed`);
+    console.log(`[figure] SIGTERM under load: a ${stats.answered.get('a')} answers (${stats.closing.get('a')} pooled with Connection: close) and the review in flight at the signal answered with Connection: close; b ${stats.answered.get('b')}, ${stats.moved} moved to b, ${stats.retried} sent again after a pooled connection was reset; 0 failed`);
   }, 240_000);
 });

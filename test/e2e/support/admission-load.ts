@@ -5,8 +5,11 @@
 // request goes to another process, as the Service would route it. A process withdrawn from the
 // endpoints (as Kubernetes does before it signals a terminating Pod) gets no new connection, only
 // requests on pooled connections it already has, as kube-proxy's connection tracking keeps them.
-// Every other error, and every answer that is not an allowed AdmissionResponse for that uid, is a
-// failure.
+// A request on a pooled connection that the process closed as the request went out (reset
+// before any answer: the keep-alive race of HTTP/1.1) is sent again on a fresh connection, as the
+// API server's webhook client retries a reset connection and as Node documents for
+// `request.reusedSocket`; such retries are counted. Every other error, and every answer that is not
+// an allowed AdmissionResponse for that uid, is a failure.
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -27,6 +30,8 @@ export interface LoadStats {
   serials: Map<string, Set<string>>;
   /** Answers on pooled connections that closed them (Connection: close: a process draining), by target. */
   closing: Map<string, number>;
+  /** Requests sent again after their pooled connection was reset before any answer. */
+  retried: number;
 }
 
 export interface AdmissionLoad {
@@ -57,6 +62,7 @@ export function startAdmissionLoad(options: {
     moved: 0,
     serials: new Map(targets.map((t) => [t.name, new Set<string>()])),
     closing: new Map(targets.map((t) => [t.name, 0])),
+    retried: 0,
   };
   const gone = new Set<string>();
   const withdrawn = new Set<string>();
@@ -65,7 +71,7 @@ export function startAdmissionLoad(options: {
   const inFlight = new Set<Promise<void>>();
   let sent = 0;
 
-  const once = (target: LoadTarget, fresh: boolean): Promise<'ok' | 'refused'> =>
+  const once = (target: LoadTarget, fresh: boolean): Promise<'ok' | 'refused' | 'reset'> =>
     new Promise((resolve) => {
       const uid = randomUUID();
       const body = JSON.stringify(options.review(uid));
@@ -114,6 +120,8 @@ export function startAdmissionLoad(options: {
       req.on('error', (err: NodeJS.ErrnoException) => {
         // Refused: nothing was sent; the process no longer listens.
         if (err.code === 'ECONNREFUSED') return resolve('refused');
+        // A pooled connection closed by the process as this request went out: no answer began.
+        if (req.reusedSocket && err.code === 'ECONNRESET') return resolve('reset');
         fail(err.code ?? err.message);
       });
       req.end(body);
@@ -127,7 +135,12 @@ export function startAdmissionLoad(options: {
       const preferred = targets[n % targets.length]!;
       const order = [preferred, ...targets.filter((t) => t !== preferred)].filter((t) => !gone.has(t.name) && (!withdrawn.has(t.name) || (!fresh && pooled(t.name))));
       for (const target of order) {
-        if ((await once(target, fresh)) === 'ok') {
+        let outcome = await once(target, fresh);
+        if (outcome === 'reset') {
+          stats.retried++;
+          outcome = await once(target, true);
+        }
+        if (outcome === 'ok') {
           if (target !== preferred) stats.moved++;
           return;
         }

@@ -3,13 +3,14 @@
 // API server trusts, and the project's MutatingWebhookConfiguration pointing at 127.0.0.1.
 // The e2e suite shares one such instance; a test may start more of its own (say one whose API
 // server is behind a hang proxy), each with its own directory, log and ports.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify, parse } from 'yaml';
 import { validateConfig } from '../../../src/config/schema.ts';
 import { namespaceScope, type NamespaceScope } from '../../../src/k8s/namespace-scope.ts';
 import { webhookConfiguration } from '../../../src/k8s/webhook-configuration.ts';
+import { prefilterInput, webhookMatchConditions } from '../../../src/k8s/webhook-match-conditions.ts';
 import { createCertificateAuthority, issueServingCert } from '../../../src/tls/certificates.ts';
 import type { ClusterClient, ClusterInfo } from '../../cluster/client.ts';
 import { writeKubeconfig } from '../../cluster/kubeconfig.ts';
@@ -174,9 +175,12 @@ export async function startPullgateInCluster(info: ClusterInfo, client: ClusterC
     }
 
     if (registerWebhook) {
-      const scope = namespaceScope(validateConfig(parse(configText), undefined).namespaces, OWN_NAMESPACE);
+      const config = validateConfig(parse(configText), undefined);
+      const scope = namespaceScope(config.namespaces, OWN_NAMESPACE);
       const webhook = webhookConfiguration(scope, {
         name: webhookName,
+        // As shipped: only Pods with an image that may need pullgate are sent to it.
+        matchConditions: webhookMatchConditions(prefilterInput(config, readFileSync(licensePath, 'utf8'))),
         clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca!.certPem).toString('base64') },
         // Fail loudly in tests: a webhook that is not reached must not pass as "nothing to do".
         failurePolicy: 'Fail',

@@ -63,6 +63,14 @@ describe('admissionContext', () => {
     expect(context.standingWarnings()).toEqual([expect.stringMatching(/expired at 2030-01-01T00:00:00\.000Z; the proxy will refuse pulls$/)]);
   });
 
+  it('passes on an answer known at once without a promise or a deadline timer', () => {
+    const live = liveSettings(loaded({}));
+    const context = admissionContext({ live, serves: () => true, ensurePullSecret: () => 'unchanged', budgetMs: 50 });
+    expect(context.ensurePullSecret('my-app')).toBeUndefined();
+    const failing = admissionContext({ live, serves: () => true, ensurePullSecret: () => { throw new Error('remembered failure'); } });
+    expect(() => failing.ensurePullSecret('my-app')).toThrow('remembered failure');
+  });
+
   it('stops waiting for a pull secret that takes longer than its budget, so the Pod is still admitted rewritten', async () => {
     const live = liveSettings(loaded({}));
     const context = admissionContext({ live, serves: () => true, ensurePullSecret: () => new Promise(() => {}), budgetMs: 50 });
