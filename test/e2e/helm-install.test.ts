@@ -9,11 +9,11 @@
 // the default self-managed TLS. Its webhook serves only a namespace that is never created and a
 // label no namespace carries, so the API server never calls it.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import type { ClusterClient, RunResult } from '../cluster/client.ts';
 import { eventually } from '../support/eventually.ts';
 import { expand, rightsBeyondBaseline } from './support/can-i.ts';
@@ -67,17 +67,21 @@ const resourceName = (m: Manifest) => `${m.kind.toLowerCase()}${m.apiVersion.inc
 const secret = (name: string, namespace: string, labels: Record<string, string> = { 'app.kubernetes.io/managed-by': 'pullgate' }) =>
   JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, labels }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': DOCKER_CONFIG } });
 
+/** The chart's appVersion, which its notes name. */
+const CHART_APP_VERSION = (parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string }).appVersion;
+
 describe.skipIf(unavailable)('helm install of deploy/helm/pullgate', () => {
   let client: ClusterClient;
   let manifests: Manifest[] = [];
   let installed = false;
+  let notes = '';
   let other: string;
 
   beforeAll(async () => {
     client = e2e().client;
     const values = join(e2e().env.cluster!.dir, `helm-install-${suffix}.yaml`);
     writeFileSync(values, JSON.stringify(VALUES), { mode: 0o600 });
-    await client.helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--create-namespace', '--values', values]);
+    notes = (await client.helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--create-namespace', '--values', values])).stdout;
     installed = true;
     const manifest = (await client.helm(['get', 'manifest', RELEASE, '--namespace', NAMESPACE])).stdout;
     manifests = parseAllDocuments(manifest).map((d) => d.toJS() as Manifest).filter((m) => m !== null);
@@ -88,6 +92,12 @@ describe.skipIf(unavailable)('helm install of deploy/helm/pullgate', () => {
   afterAll(async () => {
     if (installed) await client.helm(['uninstall', RELEASE, '--namespace', NAMESPACE], { allowFailure: true });
     await client.kubectl(['delete', 'namespace', NAMESPACE, other, '--wait=false', '--ignore-not-found'], { allowFailure: true });
+  });
+
+  it('tells in its notes where pullgate runs, what it serves, and how to check it', () => {
+    expect(notes).toContain(`pullgate ${CHART_APP_VERSION} is installed in namespace ${NAMESPACE}`);
+    expect(notes).toContain('failurePolicy Fail');
+    expect(notes).toContain(`pullgate doctor -n ${NAMESPACE}`);
   });
 
   it('stores every object of the release, validated by the API server', async () => {
